@@ -1,0 +1,1 @@
+//! Meetings, venues and chair-command policy for Dais (sans-IO).

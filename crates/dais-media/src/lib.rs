@@ -1,0 +1,1 @@
+//! The Dais media engine: sources, feeds, keyframe-gated switching, rewriting, fan-out (sans-IO).

@@ -1,0 +1,1 @@
+//! daisd library: the server shell around the Dais core.

@@ -1,0 +1,1 @@
+//! Persistence for Dais: operators, venues, meetings, audit (SQLite by default).
