@@ -1,0 +1,14 @@
+//! The I/O shell around the Dais media core.
+//!
+//! The core crates (`dais-rtp`, `dais-media`) decide; this crate owns what they must not touch:
+//! sockets, the tokio runtime, the clock. It provides
+//!
+//! * [`udp`]: batched UDP receive and fan-out send (`recvmmsg`/`sendmmsg` on Linux), written by
+//!   hand because the fan-out sends one packet to many destinations in one syscall, which
+//!   `quinn-udp` (one destination per transmit, GSO) does not do;
+//!
+//! The hot path allocates nothing per packet: buffers are owned by the batch structures and
+//! reused.
+#![warn(missing_docs)]
+
+pub mod udp;

@@ -1,0 +1,408 @@
+//! Batched UDP I/O for the media path.
+//!
+//! On Linux, [`RecvBatch::recv`] reads up to a batch of datagrams with one `recvmmsg` call and
+//! [`FanOut::send`] sends one datagram to many destinations with one `sendmmsg` call. Elsewhere
+//! both fall back to one syscall per datagram with the same API, so callers never branch.
+//!
+//! Both structures own their buffers and rebuild the kernel descriptors (which point into those
+//! buffers) on every call, so nothing is self-referential and nothing is allocated per packet.
+//!
+//! The functions are non-blocking: they return [`std::io::ErrorKind::WouldBlock`] when the
+//! socket is not ready, which is what tokio's `UdpSocket::try_io` expects.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::SockAddr;
+
+/// The largest datagram we accept. RTP over UDP stays under the path MTU; anything larger than
+/// this is truncated by the kernel and then rejected by the parsers.
+pub const MAX_DATAGRAM: usize = 2048;
+
+/// Datagrams sent per `sendmmsg` call: the kernel caps a call at `UIO_MAXIOV` (1024) messages;
+/// 64 keeps the descriptor array small and cache-resident.
+const SEND_CHUNK: usize = 64;
+
+/// A reusable set of receive buffers filled by one batched receive.
+#[derive(Debug)]
+pub struct RecvBatch {
+    bufs: Vec<[u8; MAX_DATAGRAM]>,
+    lens: Vec<usize>,
+    addrs: Vec<Option<SocketAddr>>,
+    count: usize,
+    #[cfg(target_os = "linux")]
+    sys: sys::RecvScratch,
+}
+
+impl RecvBatch {
+    /// A batch of `capacity` buffers (at least 1).
+    pub fn new(capacity: usize) -> RecvBatch {
+        let capacity = capacity.max(1);
+        RecvBatch {
+            bufs: vec![[0u8; MAX_DATAGRAM]; capacity],
+            lens: vec![0; capacity],
+            addrs: vec![None; capacity],
+            count: 0,
+            #[cfg(target_os = "linux")]
+            sys: sys::RecvScratch::new(capacity),
+        }
+    }
+
+    /// How many datagrams the last receive filled.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the last receive filled nothing.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The `i`-th datagram of the last receive: its bytes (mutable, so the caller can rewrite
+    /// headers in place before forwarding) and its source address. `None` past [`Self::len`] or
+    /// for a datagram whose source address family we do not handle.
+    pub fn get_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr)> {
+        if i >= self.count {
+            return None;
+        }
+        let addr = self.addrs[i]?;
+        let len = self.lens[i];
+        Some((&mut self.bufs[i][..len], addr))
+    }
+
+    /// Receives as many datagrams as are ready (up to the capacity) without blocking.
+    ///
+    /// # Errors
+    /// `WouldBlock` when nothing is ready; other socket errors as the kernel reports them.
+    pub fn recv(&mut self, socket: &std::net::UdpSocket) -> io::Result<usize> {
+        self.count = 0;
+        #[cfg(target_os = "linux")]
+        {
+            let n = self
+                .sys
+                .recv(socket, &mut self.bufs, &mut self.lens, &mut self.addrs)?;
+            self.count = n;
+            Ok(n)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let (len, addr) = socket.recv_from(&mut self.bufs[0])?;
+            self.lens[0] = len;
+            self.addrs[0] = Some(addr);
+            self.count = 1;
+            Ok(1)
+        }
+    }
+}
+
+/// Reusable scratch space for sending one datagram to many destinations.
+#[derive(Debug)]
+pub struct FanOut {
+    addrs: Vec<SockAddr>,
+    #[cfg(target_os = "linux")]
+    sys: sys::SendScratch,
+}
+
+impl Default for FanOut {
+    fn default() -> Self {
+        FanOut::new()
+    }
+}
+
+impl FanOut {
+    /// Empty scratch space; it grows to the largest destination list once and stays.
+    pub fn new() -> FanOut {
+        FanOut {
+            addrs: Vec::with_capacity(SEND_CHUNK),
+            #[cfg(target_os = "linux")]
+            sys: sys::SendScratch::new(),
+        }
+    }
+
+    /// Sends `datagram` to each of `dests`, starting at `dests[0]`, without blocking.
+    ///
+    /// Returns how many destinations were sent to. Fewer than `dests.len()` means the socket's
+    /// send buffer filled up: the caller decides whether to wait for writability and send the
+    /// rest (`&dests[sent..]`) or to drop them.
+    ///
+    /// # Errors
+    /// `WouldBlock` when not even the first datagram could be sent; other socket errors as the
+    /// kernel reports them (an error for one destination, e.g. `EHOSTUNREACH`, is reported only
+    /// when it is the first of a chunk; later ones end the chunk early).
+    pub fn send(
+        &mut self,
+        socket: &std::net::UdpSocket,
+        datagram: &[u8],
+        dests: &[SocketAddr],
+    ) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < dests.len() {
+            let chunk = &dests[sent..dests.len().min(sent + SEND_CHUNK)];
+            self.addrs.clear();
+            self.addrs.extend(chunk.iter().map(|a| SockAddr::from(*a)));
+            #[cfg(target_os = "linux")]
+            let n = self.sys.send(socket, datagram, &self.addrs);
+            #[cfg(not(target_os = "linux"))]
+            let n = socket.send_to(datagram, chunk[0]).map(|_| 1usize);
+            match n {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if sent > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    //! The only unsafe code of the crate: building `mmsghdr` arrays for the kernel.
+    use std::io;
+    use std::mem::zeroed;
+    use std::net::SocketAddr;
+    use std::os::fd::AsRawFd;
+
+    use socket2::SockAddr;
+
+    use super::{MAX_DATAGRAM, SEND_CHUNK};
+
+    #[derive(Debug)]
+    pub(super) struct RecvScratch {
+        hdrs: Vec<libc::mmsghdr>,
+        iovs: Vec<libc::iovec>,
+        names: Vec<libc::sockaddr_storage>,
+    }
+
+    // SAFETY: the raw pointers inside are only meaningful during one syscall made by the owner;
+    // between calls they are stale and rebuilt before use, so moving the scratch across threads
+    // is sound.
+    unsafe impl Send for RecvScratch {}
+
+    impl RecvScratch {
+        pub(super) fn new(capacity: usize) -> RecvScratch {
+            // SAFETY: all-zero is a valid value for these plain C structs.
+            let zero_hdr: libc::mmsghdr = unsafe { zeroed() };
+            let zero_iov: libc::iovec = unsafe { zeroed() };
+            let zero_name: libc::sockaddr_storage = unsafe { zeroed() };
+            RecvScratch {
+                hdrs: vec![zero_hdr; capacity],
+                iovs: vec![zero_iov; capacity],
+                names: vec![zero_name; capacity],
+            }
+        }
+
+        pub(super) fn recv(
+            &mut self,
+            socket: &std::net::UdpSocket,
+            bufs: &mut [[u8; MAX_DATAGRAM]],
+            lens: &mut [usize],
+            addrs: &mut [Option<SocketAddr>],
+        ) -> io::Result<usize> {
+            let n = bufs.len().min(self.hdrs.len());
+            for i in 0..n {
+                self.iovs[i] = libc::iovec {
+                    iov_base: bufs[i].as_mut_ptr().cast(),
+                    iov_len: MAX_DATAGRAM,
+                };
+                // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
+                let mut hdr: libc::msghdr = unsafe { zeroed() };
+                hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+                hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                hdr.msg_iov = &mut self.iovs[i];
+                hdr.msg_iovlen = 1;
+                self.hdrs[i] = libc::mmsghdr {
+                    msg_hdr: hdr,
+                    msg_len: 0,
+                };
+            }
+            // SAFETY: every header points into buffers that outlive the call, with the lengths
+            // given; the kernel writes at most those lengths.
+            let rc = unsafe {
+                libc::recvmmsg(
+                    socket.as_raw_fd(),
+                    self.hdrs.as_mut_ptr(),
+                    n as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let got = rc as usize;
+            for i in 0..got {
+                lens[i] = (self.hdrs[i].msg_len as usize).min(MAX_DATAGRAM);
+                addrs[i] = sockaddr_to_std(&self.names[i], self.hdrs[i].msg_hdr.msg_namelen);
+            }
+            Ok(got)
+        }
+    }
+
+    fn sockaddr_to_std(
+        storage: &libc::sockaddr_storage,
+        len: libc::socklen_t,
+    ) -> Option<SocketAddr> {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+        let len = len as usize;
+        match storage.ss_family as libc::c_int {
+            libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in of at least that size.
+                let sin: &libc::sockaddr_in =
+                    unsafe { &*(storage as *const libc::sockaddr_storage).cast() };
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                    u16::from_be(sin.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in6 of at least that size.
+                let sin6: &libc::sockaddr_in6 =
+                    unsafe { &*(storage as *const libc::sockaddr_storage).cast() };
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    u32::from_be(sin6.sin6_flowinfo),
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    #[derive(Debug)]
+    pub(super) struct SendScratch {
+        hdrs: Vec<libc::mmsghdr>,
+        iov: libc::iovec,
+    }
+
+    // SAFETY: as for RecvScratch: pointers are rebuilt before every syscall.
+    unsafe impl Send for SendScratch {}
+
+    impl SendScratch {
+        pub(super) fn new() -> SendScratch {
+            // SAFETY: all-zero is a valid value for these plain C structs.
+            let zero_hdr: libc::mmsghdr = unsafe { zeroed() };
+            SendScratch {
+                hdrs: vec![zero_hdr; SEND_CHUNK],
+                iov: libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                },
+            }
+        }
+
+        pub(super) fn send(
+            &mut self,
+            socket: &std::net::UdpSocket,
+            datagram: &[u8],
+            dests: &[SockAddr],
+        ) -> io::Result<usize> {
+            let n = dests.len().min(SEND_CHUNK);
+            // The kernel only reads through iov_base for sendmmsg; the cast to *mut is what the
+            // C struct demands.
+            self.iov = libc::iovec {
+                iov_base: datagram.as_ptr() as *mut libc::c_void,
+                iov_len: datagram.len(),
+            };
+            for (i, dest) in dests.iter().take(n).enumerate() {
+                // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
+                let mut hdr: libc::msghdr = unsafe { zeroed() };
+                hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
+                hdr.msg_namelen = dest.len();
+                hdr.msg_iov = &mut self.iov;
+                hdr.msg_iovlen = 1;
+                self.hdrs[i] = libc::mmsghdr {
+                    msg_hdr: hdr,
+                    msg_len: 0,
+                };
+            }
+            // SAFETY: headers point at `datagram` and `dests`, both alive for the call.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    self.hdrs.as_mut_ptr(),
+                    n as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(rc as usize)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    fn bound() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    #[test]
+    fn fan_out_reaches_every_destination_and_batch_receives_them_all() {
+        let tx = bound();
+        let receivers: Vec<UdpSocket> = (0..130).map(|_| bound()).collect();
+        let dests: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
+        let mut fan = FanOut::new();
+        let sent = fan.send(&tx, b"hello fan-out", &dests).unwrap();
+        assert_eq!(
+            sent,
+            dests.len(),
+            "130 destinations span three sendmmsg chunks"
+        );
+        let mut buf = [0u8; 64];
+        for r in &receivers {
+            let (n, from) = r.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"hello fan-out");
+            assert_eq!(from, tx.local_addr().unwrap());
+        }
+    }
+
+    #[test]
+    fn recv_batch_reports_lengths_sources_and_would_block_when_drained() {
+        let rx = bound();
+        rx.set_nonblocking(true).unwrap();
+        let a = bound();
+        let b = bound();
+        a.send_to(&[1, 2, 3], rx.local_addr().unwrap()).unwrap();
+        b.send_to(&[9; 1500], rx.local_addr().unwrap()).unwrap();
+        let mut batch = RecvBatch::new(8);
+        let mut got = Vec::new();
+        // Loopback delivery is synchronous, but loop a little in case of scheduling.
+        for _ in 0..100 {
+            match batch.recv(&rx) {
+                Ok(_) => {
+                    for i in 0..batch.len() {
+                        let (data, from) = batch.get_mut(i).unwrap();
+                        got.push((data.len(), from));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if got.len() == 2 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                (3, a.local_addr().unwrap()),
+                (1500, b.local_addr().unwrap())
+            ]
+        );
+        let err = batch.recv(&rx).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(batch.get_mut(0).is_none());
+    }
+}

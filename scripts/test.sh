@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole Dais test suite, from a fresh clone on a fresh machine: installs the system packages
+# the tests need, then checks formatting and lints, builds the benchmarks, replays every fuzz
+# seed corpus once, and runs every test. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A persistent target dir outside the clone makes repeated runs fast; override as you like.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/dais-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Tests start real peers and servers; keep the machine's 2 cores from being oversubscribed.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages for the tests"
+bash scripts/setup-test-deps.sh
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all --check
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "benchmarks build (cargo bench --no-run)"
+cargo bench --workspace --no-run --locked
+
+step "fuzz targets build and replay their seed corpora once"
+bash scripts/fuzz-smoke.sh
+
+step "tests (cargo test)"
+cargo test --workspace --locked
