@@ -1,0 +1,185 @@
+//! Digest vectors from RFC 7616 §3.9.1 and RFC 2617 §3.5, and the server's nonce life cycle.
+use std::time::{Duration, Instant};
+
+use dais_sip::digest::{
+    DigestAlgorithm, DigestCredentials, DigestOutcome, DigestServer, expected_response, ha1,
+};
+
+fn rfc7616_creds(alg: &str, response: &str) -> DigestCredentials {
+    DigestCredentials::parse(&format!(
+        "Digest username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", \
+         algorithm={alg}, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", nc=00000001, \
+         cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, \
+         response=\"{response}\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
+    ))
+    .unwrap()
+}
+
+#[test]
+fn rfc7616_sha256_vector_matches() {
+    let c = rfc7616_creds(
+        "SHA-256",
+        "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+    );
+    assert_eq!(c.algorithm(), Some(DigestAlgorithm::Sha256));
+    let h = ha1(
+        DigestAlgorithm::Sha256,
+        "Mufasa",
+        "http-auth@example.org",
+        "Circle of Life",
+    );
+    assert_eq!(
+        expected_response(DigestAlgorithm::Sha256, &h, "GET", &c),
+        c.response
+    );
+}
+
+#[test]
+fn rfc7616_md5_vector_matches() {
+    let c = rfc7616_creds("MD5", "8ca523f5e9506fed4657c9700eebdbec");
+    let h = ha1(
+        DigestAlgorithm::Md5,
+        "Mufasa",
+        "http-auth@example.org",
+        "Circle of Life",
+    );
+    assert_eq!(
+        expected_response(DigestAlgorithm::Md5, &h, "GET", &c),
+        c.response
+    );
+}
+
+#[test]
+fn rfc2617_md5_vector_matches() {
+    let c = DigestCredentials::parse(
+        "Digest username=\"Mufasa\", realm=\"testrealm@host.com\", \
+         nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, \
+         nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\", \
+         opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
+    )
+    .unwrap();
+    assert_eq!(c.algorithm(), Some(DigestAlgorithm::Md5));
+    let h = ha1(
+        DigestAlgorithm::Md5,
+        "Mufasa",
+        "testrealm@host.com",
+        "Circle Of Life",
+    );
+    assert_eq!(
+        expected_response(DigestAlgorithm::Md5, &h, "GET", &c),
+        c.response
+    );
+}
+
+/// What a UAC would send for `nonce` (the UAC side of the computation, for tests).
+fn answer(alg: DigestAlgorithm, nonce: &str, nc: u32, password: &str) -> DigestCredentials {
+    let mut c = DigestCredentials::parse(&format!(
+        "Digest username=\"venue7\", realm=\"dais\", nonce=\"{nonce}\", uri=\"sip:1234@mcu\", \
+         response=\"00\", algorithm={}, qop=auth, nc={nc:08x}, cnonce=\"abc\"",
+        alg.token()
+    ))
+    .unwrap();
+    let h = ha1(alg, "venue7", "dais", password);
+    c.response = expected_response(alg, &h, "INVITE", &c);
+    c
+}
+
+fn nonce_of(challenge: &str) -> String {
+    challenge
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn server_accepts_both_algorithms_and_rejects_wrong_password() {
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"secret-key", t0, Duration::from_secs(300));
+    let ch = s.challenge(t0, false);
+    assert_eq!(ch.len(), 2);
+    assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"));
+    for (i, alg) in [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+        .into_iter()
+        .enumerate()
+    {
+        // A nonce per algorithm run, so nc counting starts afresh.
+        let now = t0 + Duration::from_secs(i as u64 + 1);
+        let nonce = nonce_of(&s.challenge(now, false)[i]);
+        assert_eq!(
+            s.verify(now, "INVITE", &answer(alg, &nonce, 1, "pw"), "pw"),
+            DigestOutcome::Valid
+        );
+        let wrong = answer(alg, &nonce, 2, "wrong");
+        assert_eq!(
+            s.verify(now, "INVITE", &wrong, "pw"),
+            DigestOutcome::WrongResponse
+        );
+        assert_eq!(
+            s.verify(now, "INVITE", &answer(alg, &nonce, 2, "pw"), "pw"),
+            DigestOutcome::Valid
+        );
+    }
+}
+
+#[test]
+fn replayed_nc_is_refused() {
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"k", t0, Duration::from_secs(300));
+    let nonce = s.nonce(t0);
+    let c = answer(DigestAlgorithm::Sha256, &nonce, 5, "pw");
+    assert_eq!(s.verify(t0, "INVITE", &c, "pw"), DigestOutcome::Valid);
+    assert_eq!(s.verify(t0, "INVITE", &c, "pw"), DigestOutcome::Replay);
+    let older = answer(DigestAlgorithm::Sha256, &nonce, 4, "pw");
+    assert_eq!(s.verify(t0, "INVITE", &older, "pw"), DigestOutcome::Replay);
+}
+
+#[test]
+fn expired_nonce_with_right_password_is_stale() {
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"k", t0, Duration::from_secs(60));
+    let nonce = s.nonce(t0);
+    let c = answer(DigestAlgorithm::Md5, &nonce, 1, "pw");
+    let later = t0 + Duration::from_secs(61);
+    assert_eq!(s.verify(later, "INVITE", &c, "pw"), DigestOutcome::Stale);
+    assert_eq!(
+        s.verify(
+            later,
+            "INVITE",
+            &answer(DigestAlgorithm::Md5, &nonce, 2, "bad"),
+            "pw"
+        ),
+        DigestOutcome::WrongResponse
+    );
+    assert!(s.challenge(later, true)[0].ends_with("stale=true"));
+}
+
+#[test]
+fn forged_or_foreign_nonce_is_unknown() {
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"k", t0, Duration::from_secs(60));
+    let other = DigestServer::new("dais", b"other-key", t0, Duration::from_secs(60));
+    let c = answer(DigestAlgorithm::Sha256, &other.nonce(t0), 1, "pw");
+    assert_eq!(
+        s.verify(t0, "INVITE", &c, "pw"),
+        DigestOutcome::UnknownNonce
+    );
+    let c = answer(DigestAlgorithm::Sha256, "zz", 1, "pw");
+    assert_eq!(
+        s.verify(t0, "INVITE", &c, "pw"),
+        DigestOutcome::UnknownNonce
+    );
+}
+
+#[test]
+fn credentials_debug_hides_response_and_parser_rejects_garbage() {
+    let c = rfc7616_creds("MD5", "8ca523f5e9506fed4657c9700eebdbec");
+    assert!(!format!("{c:?}").contains("8ca523f5"));
+    assert!(DigestCredentials::parse("Basic dXNlcjpwYXNz").is_none());
+    assert!(DigestCredentials::parse("Digest username=\"unterminated").is_none());
+    assert!(DigestCredentials::parse("Digest").is_none());
+    assert!(DigestCredentials::parse("NewAuth realm=\"x\"").is_none());
+}
