@@ -1,1 +1,393 @@
-//! Shared helpers for the Dais benchmarks.
+//! End-to-end forwarding measurements on loopback, shared by the benchmark binaries.
+//!
+//! A run has three kinds of threads: senders (synthetic venues on their own sockets, paced in
+//! real time), one forwarder (the thing measured, on one socket), and one receiver thread that
+//! drains K receiver sockets. The forwarder's CPU time is read from the thread's own CPU clock
+//! (`CLOCK_THREAD_CPUTIME_ID`), so the cost of senders and receivers does not pollute it, and
+//! compared with [`ReferenceForwarder`] — a plain `recvmmsg` → `sendmmsg` 1→K loop with no
+//! switching — under the same load in the same process. The ratio of the two is the figure that
+//! travels between machines.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use dais_net::sim::{Probe, SyntheticVideo, VideoShape};
+use dais_net::udp::{FanOut, RecvBatch};
+use hdrhistogram::Histogram;
+
+/// What the forwarder under test does with one received datagram.
+pub trait Forwarder: Send {
+    /// Handles one datagram received from `from` (the buffer may be rewritten in place).
+    /// Returns how many datagrams it sent.
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &mut [u8],
+        io: &mut SendIo<'_>,
+    ) -> usize;
+
+    /// Called when the socket was idle or after each batch: timers, generated packets.
+    fn on_tick(&mut self, _now: Instant, _io: &mut SendIo<'_>) {}
+}
+
+/// The forwarder's sending side: its socket and reusable fan-out scratch.
+#[derive(Debug)]
+pub struct SendIo<'a> {
+    socket: &'a UdpSocket,
+    fanout: &'a mut FanOut,
+}
+
+impl SendIo<'_> {
+    /// Sends `datagram` to every destination, waiting for socket space when the send buffer is
+    /// full (a benchmark must not silently drop). Returns the number sent.
+    pub fn send_all(&mut self, datagram: &[u8], dests: &[SocketAddr]) -> usize {
+        let mut done = 0;
+        let mut spins = 0;
+        while done < dests.len() {
+            match self.fanout.send(self.socket, datagram, &dests[done..]) {
+                Ok(n) if n > 0 => done += n,
+                Ok(_) => wait_writable(self.socket),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.socket),
+                Err(_) => {
+                    // ECONNREFUSED from an earlier ICMP etc.: skip that destination.
+                    done += 1;
+                }
+            }
+            spins += 1;
+            if spins > 10_000 {
+                break;
+            }
+        }
+        done
+    }
+}
+
+fn wait_writable(socket: &UdpSocket) {
+    let mut pfd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, 10) };
+}
+
+fn wait_readable(socket: &UdpSocket, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, timeout_ms) > 0 }
+}
+
+/// The minimal reference: every datagram to every destination, nothing else.
+#[derive(Debug)]
+pub struct ReferenceForwarder {
+    /// Where each datagram goes.
+    pub dests: Vec<SocketAddr>,
+}
+
+impl Forwarder for ReferenceForwarder {
+    fn on_datagram(
+        &mut self,
+        _now: Instant,
+        _from: SocketAddr,
+        buf: &mut [u8],
+        io: &mut SendIo<'_>,
+    ) -> usize {
+        io.send_all(buf, &self.dests)
+    }
+}
+
+/// CPU time consumed by the calling thread so far.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The load: which synthetic venues send, how fast, for how long.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Number of sending venues (each with its own socket).
+    pub venues: u32,
+    /// Shape of each venue's video.
+    pub shape: VideoShape,
+    /// How long the senders run.
+    pub duration: Duration,
+    /// Number of receivers the forwarder fans out to.
+    pub receivers: usize,
+}
+
+/// Figures from one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Datagrams the senders sent to the forwarder.
+    pub sent: u64,
+    /// Datagrams the forwarder received and handed on (input side).
+    pub forwarded_in: u64,
+    /// Datagrams the forwarder sent (output side).
+    pub forwarded_out: u64,
+    /// Datagrams the receivers got.
+    pub received: u64,
+    /// The forwarder thread's CPU time.
+    pub forwarder_cpu: Duration,
+    /// Latency sender → receiver, microseconds.
+    pub latency_p50_us: u64,
+    /// 99th percentile latency, microseconds.
+    pub latency_p99_us: u64,
+    /// Received datagrams per venue number, to see what the receivers watched.
+    pub received_by_venue: HashMap<u32, u64>,
+}
+
+impl RunReport {
+    /// Forwarder CPU nanoseconds per datagram sent.
+    pub fn cpu_ns_per_sent(&self) -> f64 {
+        if self.forwarded_out == 0 {
+            return f64::NAN;
+        }
+        self.forwarder_cpu.as_nanos() as f64 / self.forwarded_out as f64
+    }
+}
+
+/// The sockets of a run, bound before the forwarder is built so it can know every address.
+#[derive(Debug)]
+pub struct Rig {
+    /// The forwarder's socket.
+    pub forwarder: UdpSocket,
+    /// One socket per sending venue.
+    pub senders: Vec<UdpSocket>,
+    /// One socket per receiver.
+    pub receivers: Vec<UdpSocket>,
+}
+
+impl Rig {
+    /// Binds every socket on 127.0.0.1 with large buffers.
+    pub fn bind(load: &Load) -> io::Result<Rig> {
+        let bind = || -> io::Result<UdpSocket> {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+            s.set_recv_buffer_size(8 << 20)?;
+            s.set_send_buffer_size(8 << 20)?;
+            s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+            let s: UdpSocket = s.into();
+            s.set_nonblocking(true)?;
+            Ok(s)
+        };
+        Ok(Rig {
+            forwarder: bind()?,
+            senders: (0..load.venues)
+                .map(|_| bind())
+                .collect::<io::Result<_>>()?,
+            receivers: (0..load.receivers)
+                .map(|_| bind())
+                .collect::<io::Result<_>>()?,
+        })
+    }
+
+    /// Sender addresses, in venue order (venue numbers start at 1).
+    pub fn sender_addrs(&self) -> Vec<SocketAddr> {
+        self.senders
+            .iter()
+            .map(|s| s.local_addr().unwrap())
+            .collect()
+    }
+
+    /// Receiver addresses.
+    pub fn receiver_addrs(&self) -> Vec<SocketAddr> {
+        self.receivers
+            .iter()
+            .map(|s| s.local_addr().unwrap())
+            .collect()
+    }
+
+    /// Runs the load through `fwd` and returns the figures. `during` is called on the main
+    /// thread every 10 ms with the elapsed time (to switch, for instance).
+    pub fn run<F: Forwarder + 'static>(
+        self,
+        load: &Load,
+        mut fwd: F,
+        mut during: impl FnMut(Duration),
+    ) -> RunReport {
+        let origin = Instant::now();
+        let stop_fwd = Arc::new(AtomicBool::new(false));
+        let stop_rx = Arc::new(AtomicBool::new(false));
+        let fwd_socket = self.forwarder;
+        let fwd_addr = fwd_socket.local_addr().unwrap();
+
+        let stop = stop_fwd.clone();
+        let forwarder = thread::spawn(move || {
+            let mut batch = RecvBatch::new(32);
+            let mut fanout = FanOut::new();
+            let (mut fin, mut fout) = (0u64, 0u64);
+            let cpu0 = thread_cpu_time();
+            while !stop.load(Ordering::Relaxed) {
+                if !wait_readable(&fwd_socket, 5) {
+                    let mut io = SendIo {
+                        socket: &fwd_socket,
+                        fanout: &mut fanout,
+                    };
+                    fwd.on_tick(Instant::now(), &mut io);
+                    continue;
+                }
+                loop {
+                    match batch.recv(&fwd_socket) {
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                    let now = Instant::now();
+                    for i in 0..batch.len() {
+                        let Some((buf, from)) = batch.get_mut(i) else {
+                            continue;
+                        };
+                        let mut io = SendIo {
+                            socket: &fwd_socket,
+                            fanout: &mut fanout,
+                        };
+                        let n = fwd.on_datagram(now, from, buf, &mut io);
+                        fin += 1;
+                        fout += n as u64;
+                    }
+                    let mut io = SendIo {
+                        socket: &fwd_socket,
+                        fanout: &mut fanout,
+                    };
+                    fwd.on_tick(now, &mut io);
+                }
+            }
+            (fin, fout, thread_cpu_time() - cpu0)
+        });
+
+        let stop = stop_rx.clone();
+        let receivers = self.receivers;
+        let receiver = thread::spawn(move || {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let mut by_venue: HashMap<u32, u64> = HashMap::new();
+            let mut batch = RecvBatch::new(32);
+            let mut pfds: Vec<libc::pollfd> = receivers
+                .iter()
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let mut received = 0u64;
+            loop {
+                // SAFETY: pfds is a valid array of pollfd for the call.
+                let ready =
+                    unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 20) };
+                if ready <= 0 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    continue;
+                }
+                for (i, pfd) in pfds.iter_mut().enumerate() {
+                    if pfd.revents & libc::POLLIN == 0 {
+                        continue;
+                    }
+                    pfd.revents = 0;
+                    while batch.recv(&receivers[i]).is_ok() {
+                        let now_ns = origin.elapsed().as_nanos() as u64;
+                        for j in 0..batch.len() {
+                            let Some((buf, _)) = batch.get_mut(j) else {
+                                continue;
+                            };
+                            received += 1;
+                            let Some(payload) = buf.get(12..) else {
+                                continue;
+                            };
+                            if let Some(p) = Probe::parse(payload) {
+                                *by_venue.entry(p.venue).or_default() += 1;
+                                let us = now_ns.saturating_sub(p.sent_ns) / 1000;
+                                let _ = hist.record(us.max(1));
+                            }
+                        }
+                    }
+                }
+            }
+            (received, hist, by_venue)
+        });
+
+        let senders = self.senders;
+        let shape = load.shape;
+        let duration = load.duration;
+        let sender = thread::spawn(move || {
+            let mut venues: Vec<SyntheticVideo> = (0..senders.len())
+                .map(|i| SyntheticVideo::new(i as u32 + 1, 96, shape, 42))
+                .collect();
+            let interval = Duration::from_micros(venues[0].frame_interval_us());
+            let mut frame = Vec::new();
+            let mut sent = 0u64;
+            let mut next = Instant::now();
+            let end = next + duration;
+            let mut buf = [0u8; 1500];
+            while Instant::now() < end {
+                let now_ns = origin.elapsed().as_nanos() as u64;
+                for (v, sock) in venues.iter_mut().zip(&senders) {
+                    // Keyframe requests (PLI/FIR) come back on the sender's socket.
+                    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                        if n >= 8 && (buf[1] == 206 || buf[1] == 192) {
+                            v.request_keyframe();
+                        }
+                    }
+                    v.next_frame(now_ns, &mut frame);
+                    for pkt in &frame {
+                        loop {
+                            match sock.send_to(pkt, fwd_addr) {
+                                Ok(_) => break,
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                    wait_writable(sock)
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        sent += 1;
+                    }
+                }
+                next += interval;
+                let now = Instant::now();
+                if next > now {
+                    thread::sleep(next - now);
+                }
+            }
+            sent
+        });
+
+        while !sender.is_finished() {
+            during(origin.elapsed());
+            thread::sleep(Duration::from_millis(10));
+        }
+        let sent = sender.join().unwrap();
+        // Let the pipeline drain before stopping.
+        thread::sleep(Duration::from_millis(200));
+        stop_fwd.store(true, Ordering::Relaxed);
+        let (fin, fout, cpu) = forwarder.join().unwrap();
+        thread::sleep(Duration::from_millis(100));
+        stop_rx.store(true, Ordering::Relaxed);
+        let (received, hist, by_venue) = receiver.join().unwrap();
+        RunReport {
+            sent,
+            forwarded_in: fin,
+            forwarded_out: fout,
+            received,
+            forwarder_cpu: cpu,
+            latency_p50_us: hist.value_at_quantile(0.5),
+            latency_p99_us: hist.value_at_quantile(0.99),
+            received_by_venue: by_venue,
+        }
+    }
+}
