@@ -31,3 +31,8 @@ pub use header::{
     FIXED_HEADER_LEN, RtpError, RtpHeader, Ssrc, rewrite_header, set_marker, set_payload_type,
 };
 pub use keyframe::{VideoCodec, is_keyframe};
+mod ext;
+pub mod rtcp;
+
+pub use ext::{ExtensionElement, Extensions, ONE_BYTE_PROFILE, TWO_BYTE_PROFILE, audio_level};
+pub use rtcp::{RtcpError, RtcpPacket, parse_compound};

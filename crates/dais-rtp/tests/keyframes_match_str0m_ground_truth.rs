@@ -22,7 +22,11 @@ fn detect(rel: &str, codec: VideoCodec) -> Vec<(u16, u32, bool)> {
         .filter(|d| classify(&d.payload) == PacketClass::Rtp)
         .map(|d| {
             let h = RtpHeader::parse(&d.payload).unwrap();
-            (h.sequence, h.timestamp, is_keyframe(codec, h.payload(&d.payload)))
+            (
+                h.sequence,
+                h.timestamp,
+                is_keyframe(codec, h.payload(&d.payload)),
+            )
         })
         .collect()
 }
@@ -71,7 +75,8 @@ fn h264_first_packet_of_every_keyframe_is_detected_and_no_interframe_is() {
         let desc = line.rsplit(", ").next().unwrap();
         // tshark's description: SPS and IDR-Slice (not non-IDR) mark keyframe content; a line
         // without a slice type is a continuation fragment (FU-A middle/end).
-        let keyframe_content = desc.contains("SPS") || desc.contains(":IDR") || desc.contains(" IDR");
+        let keyframe_content =
+            desc.contains("SPS") || desc.contains(":IDR") || desc.contains(" IDR");
         let first_of_frame = prev_ts != Some(*ts);
         prev_ts = Some(*ts);
         if keyframe_content && first_of_frame {
@@ -79,7 +84,10 @@ fn h264_first_packet_of_every_keyframe_is_detected_and_no_interframe_is() {
             assert!(detected, "keyframe start missed: {line}");
         }
         if desc.contains("non-IDR") || desc.ends_with("FU-A") || desc.ends_with("FU-A End") {
-            assert!(!detected, "interframe or continuation packet taken for a start: {line}");
+            assert!(
+                !detected,
+                "interframe or continuation packet taken for a start: {line}"
+            );
         }
         // Starts of the IDR slice after the STAP-A with SPS/PPS are reported as well (documented).
         if desc.contains("Start:IDR") {

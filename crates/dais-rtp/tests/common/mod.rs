@@ -14,7 +14,9 @@ pub struct Datagram {
 }
 
 pub fn data_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
@@ -32,7 +34,11 @@ pub fn udp_datagrams(rel: &str) -> Vec<Datagram> {
     };
     let u32_at = |b: &[u8], o: usize| {
         let a: [u8; 4] = b[o..o + 4].try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     assert_eq!(u32_at(&file, 20), 1, "{rel}: link type must be Ethernet");
     let mut out = Vec::new();
@@ -68,5 +74,8 @@ pub fn udp_datagrams(rel: &str) -> Vec<Datagram> {
 /// Parses the `Seq=N` field of a str0m/tshark ground-truth line.
 pub fn seq_of(line: &str) -> Option<u16> {
     let rest = line.split("Seq=").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
