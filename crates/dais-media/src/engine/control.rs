@@ -1,0 +1,330 @@
+//! RTCP termination, timers and the `poll_*` outputs.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use dais_rtp::{Ssrc, set_payload_type};
+
+use super::{Engine, Health, MediaKind, Urgency};
+use crate::error::DropReason;
+use crate::events::{EngineStats, LegStats, MediaEvent};
+use crate::routed::{LocalSocket, Transmit};
+use crate::rtcp::{self, Feedback, ReportBlock};
+use crate::switching::{FeedState, Gate};
+use crate::timers::Timer;
+use crate::types::{FeedId, LegId};
+
+/// NTP seconds at the engine's origin. Receivers use SR NTP times only relative to each other
+/// (lip sync between a meeting's feeds, RTT from LSR/DLSR), so a monotonic clock from an
+/// arbitrary epoch serves, and the core never reads the wall clock.
+const NTP_BASE_SECS: u64 = 0x8000_0000;
+
+impl Engine {
+    pub(super) fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        buf: &[u8],
+    ) -> Result<(), DropReason> {
+        let mut fb: [Option<Feedback>; 32] = [None; 32];
+        let mut n = 0usize;
+        let mut overflow = false;
+        rtcp::for_each_feedback(buf, |f| {
+            if let Some(slot) = fb.get_mut(n) {
+                *slot = Some(f);
+                n += 1;
+            } else {
+                overflow = true;
+            }
+        })
+        .map_err(|_| DropReason::MalformedRtcp)?;
+        if overflow {
+            tracing::debug!(
+                ?leg,
+                "RTCP compound with more than 32 feedback items; rest ignored"
+            );
+        }
+        self.stats.rtcp_received += 1;
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.stats.rtcp_received += 1;
+        }
+        for f in fb.iter().flatten() {
+            match *f {
+                Feedback::Pli { media } | Feedback::Fir { media } => {
+                    self.receiver_wants_keyframe(now, leg, media)
+                }
+                Feedback::Nack { media, pid, blp } => self.answer_nack(leg, media, pid, blp),
+            }
+        }
+        Ok(())
+    }
+
+    /// A receiver's PLI/FIR names a feed's SSRC: translate it to the feed's source.
+    fn receiver_wants_keyframe(&mut self, now: Instant, leg: LegId, media: u32) {
+        let Some(&fid) = self.feed_by_ssrc.get(&media) else {
+            return;
+        };
+        let Ok(feed) = self.feed(fid) else { return };
+        if !feed.subscribers.contains(&leg) || feed.kind != MediaKind::Video {
+            return;
+        }
+        match feed.state {
+            FeedState::Showing(s) => self.request_keyframe(now, s.source, Urgency::Receiver),
+            // A pending switch is already asking its target for a keyframe.
+            FeedState::Switching { .. } => self.stats.keyframe_requests_coalesced += 1,
+            FeedState::Idle => {}
+        }
+    }
+
+    /// Retransmit NACKed packets from the feed's cache, with the receiver's payload type.
+    fn answer_nack(&mut self, leg: LegId, media: u32, pid: u16, blp: u16) {
+        let Some(&fid) = self.feed_by_ssrc.get(&media) else {
+            return;
+        };
+        let Some(l) = self.legs.get(&leg) else { return };
+        let Some(Some(feed)) = self.feeds.get(fid.0 as usize) else {
+            return;
+        };
+        // Only receivers of the feed: otherwise anyone could aim us at a third party.
+        if !feed.subscribers.contains(&leg) {
+            return;
+        }
+        let Some(pt) = l.cfg.payload_type(feed.kind) else {
+            return;
+        };
+        let dest = l.cfg.rtp_addr;
+        let lost = std::iter::once(pid).chain(
+            (0..16)
+                .filter(|i| blp & (1 << i) != 0)
+                .map(|i| pid.wrapping_add(i + 1)),
+        );
+        for seq in lost {
+            match feed.cache.get(seq) {
+                Some(pkt) => {
+                    let mut v = pkt.to_vec();
+                    set_payload_type(&mut v, pt);
+                    self.transmits.push_back(Transmit {
+                        socket: LocalSocket::Rtp,
+                        destination: dest,
+                        contents: Bytes::from(v),
+                    });
+                    self.stats.retransmitted += 1;
+                }
+                None => self.stats.retransmit_misses += 1,
+            }
+        }
+    }
+
+    fn ntp(&self, now: Instant) -> u64 {
+        let d = now.saturating_duration_since(self.origin.unwrap_or(now));
+        let secs = NTP_BASE_SECS + d.as_secs();
+        let frac = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
+        (secs << 32) | frac
+    }
+
+    /// Runs every timer due at `now`: keyframe retries, switch timeouts, health checks,
+    /// coalesced keyframe requests and RTCP reports.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        while let Some((at, timer)) = self.timers.pop_due(now) {
+            match timer {
+                Timer::SwitchRetry { feed, epoch } => self.switch_retry(now, feed, epoch),
+                Timer::SwitchTimeout { feed, epoch } => {
+                    if let Ok(f) = self.feed_mut(feed)
+                        && f.epoch == epoch
+                        && let FeedState::Switching { gate, .. } = &mut f.state
+                        && *gate == Gate::Keyframe
+                    {
+                        // Cut over on the target's next packet, keyframe or not.
+                        *gate = Gate::AnyPacket { forced: true };
+                        tracing::info!(?feed, "switch timed out waiting for a keyframe");
+                    }
+                }
+                Timer::Health { leg, epoch, kind } => self.check_health(now, at, leg, epoch, kind),
+                Timer::KeyframeFlush { leg, epoch, kind } => {
+                    let due = self.legs.get(&leg).is_some_and(|l| {
+                        l.epoch == epoch
+                            && l.sources
+                                .get(kind)
+                                .and_then(Option::as_ref)
+                                .is_some_and(|s| s.flush_at == Some(at))
+                    });
+                    if due {
+                        self.send_keyframe_request(now, leg);
+                    }
+                }
+                Timer::SourceReport { leg, epoch } => self.source_report(now, leg, epoch),
+                Timer::FeedReport { feed } => self.feed_report(now, feed),
+            }
+        }
+        self.run_deferred(now);
+    }
+
+    fn switch_retry(&mut self, now: Instant, feed: FeedId, epoch: u64) {
+        let Ok(f) = self.feed(feed) else { return };
+        if f.epoch != epoch {
+            return;
+        }
+        if let FeedState::Switching {
+            to,
+            gate: Gate::Keyframe,
+            ..
+        } = f.state
+        {
+            self.request_keyframe(now, to, Urgency::Switch);
+            self.timers.schedule(
+                now + self.cfg.keyframe_retry,
+                Timer::SwitchRetry { feed, epoch },
+            );
+        }
+    }
+
+    fn check_health(&mut self, now: Instant, at: Instant, leg: LegId, epoch: u64, kind: usize) {
+        let (no_media_after, frozen_after) = (self.cfg.no_media_after, self.cfg.frozen_after);
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.epoch != epoch {
+            return;
+        }
+        let Some(src) = l.sources.get_mut(kind).and_then(Option::as_mut) else {
+            return;
+        };
+        if src.health_check_at != Some(at) {
+            return;
+        }
+        let media_kind = if kind == MediaKind::Video.index() {
+            MediaKind::Video
+        } else {
+            MediaKind::Audio
+        };
+        let silent_at = src.last_packet_at + no_media_after;
+        let frozen_at = src.keyframe_ref_at + frozen_after;
+        if now >= silent_at {
+            if src.health != Health::NoMedia {
+                src.health = Health::NoMedia;
+                self.events.push_back(MediaEvent::SourceNoMedia {
+                    leg,
+                    kind: media_kind,
+                });
+            }
+            // Re-armed by the next packet.
+            src.health_check_at = None;
+            return;
+        }
+        if media_kind == MediaKind::Video && src.health == Health::Live && now >= frozen_at {
+            src.health = Health::Frozen;
+            self.events.push_back(MediaEvent::SourceFrozen { leg });
+        }
+        let mut next = silent_at;
+        if media_kind == MediaKind::Video && src.health == Health::Live {
+            next = next.min(frozen_at);
+        }
+        src.health_check_at = Some(next);
+        self.timers
+            .schedule(next, Timer::Health { leg, epoch, kind });
+    }
+
+    fn source_report(&mut self, now: Instant, leg: LegId, epoch: u64) {
+        let sender = self.rtcp_ssrc;
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.epoch != epoch || !l.cfg.send {
+            return;
+        }
+        let mut blocks = [ReportBlock::default(); 2];
+        let mut n = 0;
+        for src in l.sources.iter_mut().flatten() {
+            if let Some(ssrc) = src.ssrc()
+                && let Some(b) = src.recv.report_block(ssrc)
+            {
+                blocks[n] = b;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            let socket = if l.cfg.rtcp_addr.is_some() {
+                LocalSocket::Rtcp
+            } else {
+                LocalSocket::Rtp
+            };
+            self.transmits.push_back(Transmit {
+                socket,
+                destination: l.cfg.rtcp_destination(),
+                contents: rtcp::receiver_report(sender, &blocks[..n]),
+            });
+        }
+        self.timers.schedule(
+            now + self.cfg.rtcp_interval,
+            Timer::SourceReport { leg, epoch },
+        );
+    }
+
+    fn feed_report(&mut self, now: Instant, feed: FeedId) {
+        let ntp = self.ntp(now);
+        let Some(Some(f)) = self.feeds.get(feed.0 as usize) else {
+            return;
+        };
+        let sr = rtcp::sender_report(
+            f.ssrc,
+            ntp,
+            f.out.timestamp_at(now, f.clock_rate.max(1)),
+            f.packets_sent,
+            f.octets_sent,
+        );
+        for leg in &f.subscribers {
+            if let Some(l) = self.legs.get(leg) {
+                let socket = if l.cfg.rtcp_addr.is_some() {
+                    LocalSocket::Rtcp
+                } else {
+                    LocalSocket::Rtp
+                };
+                self.transmits.push_back(Transmit {
+                    socket,
+                    destination: l.cfg.rtcp_destination(),
+                    contents: sr.clone(),
+                });
+            }
+        }
+        self.timers
+            .schedule(now + self.cfg.rtcp_interval, Timer::FeedReport { feed });
+    }
+
+    /// The next generated packet to send (RTCP, retransmission).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` wants to run next. May be early (stale timers are skipped
+    /// lazily), never late.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Engine-wide counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// One leg's counters.
+    pub fn leg_stats(&self, leg: LegId) -> Option<&LegStats> {
+        self.legs.get(&leg).map(|l| &l.stats)
+    }
+
+    /// The SSRC a leg's source of `kind` uses, once learned.
+    pub fn source_ssrc(&self, leg: LegId, kind: MediaKind) -> Option<Ssrc> {
+        self.legs
+            .get(&leg)?
+            .sources
+            .get(kind.index())?
+            .as_ref()?
+            .ssrc()
+            .map(Ssrc)
+    }
+}

@@ -1,0 +1,1205 @@
+//! The engine: one meeting's sources, feeds, timers and counters, owned by one task.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dais_rtp::{PacketClass, RtpHeader, Ssrc, classify, is_keyframe, rewrite_header, set_marker};
+
+use crate::cache::RetransmitCache;
+use crate::error::{DropReason, MediaError};
+use crate::events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
+use crate::routed::{DestGroup, ForwardItem, Forwards, LocalSocket, Routed, Transmit};
+use crate::rtcp::{self, RecvTracker};
+
+mod control;
+use crate::switching::{Decision, FeedState, Gate, OutputClock, PacketInfo, Shown, SwitchCause};
+use crate::timers::{Timer, Timers};
+use crate::types::{EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind};
+
+/// Consecutive packets of a new SSRC needed before a source's SSRC change is believed: one
+/// stray or spoofed packet must not void every feed's numbering.
+const SSRC_PROBATION: u8 = 3;
+
+const KINDS: [MediaKind; 2] = [MediaKind::Audio, MediaKind::Video];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AddrRole {
+    Rtp,
+    Rtcp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SsrcState {
+    Unknown,
+    Known(u32),
+    Probation {
+        known: u32,
+        candidate: u32,
+        seen: u8,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Health {
+    /// Nothing received yet.
+    Waiting,
+    Live,
+    /// Video packets flow, but no keyframe for `frozen_after`.
+    Frozen,
+    NoMedia,
+}
+
+/// A leg's uplink of one kind.
+#[derive(Debug)]
+struct Source {
+    ssrc: SsrcState,
+    health: Health,
+    /// Last packet, or when the source was created (so a silent venue is reported too).
+    last_packet_at: Instant,
+    /// Last keyframe, or when media (re)started.
+    keyframe_ref_at: Instant,
+    /// The one live health timer; other heap entries for this source are stale.
+    health_check_at: Option<Instant>,
+    last_request_at: Option<Instant>,
+    /// A coalesced keyframe request waits for this time.
+    flush_at: Option<Instant>,
+    fir_seq: u8,
+    recv: RecvTracker,
+}
+
+impl Source {
+    fn new(now: Instant) -> Self {
+        Source {
+            ssrc: SsrcState::Unknown,
+            health: Health::Waiting,
+            last_packet_at: now,
+            keyframe_ref_at: now,
+            health_check_at: None,
+            last_request_at: None,
+            flush_at: None,
+            fir_seq: 0,
+            recv: RecvTracker::default(),
+        }
+    }
+
+    fn ssrc(&self) -> Option<u32> {
+        match self.ssrc {
+            SsrcState::Unknown => None,
+            SsrcState::Known(s) | SsrcState::Probation { known: s, .. } => Some(s),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Leg {
+    cfg: LegConfig,
+    /// Distinguishes this leg from an earlier one with the same id in timer entries.
+    epoch: u64,
+    /// By `MediaKind::index`; `Some` when the leg sends that kind.
+    sources: [Option<Source>; 2],
+    /// Feeds that show, or wait for, this leg's source of each kind: the source→feeds index
+    /// that makes per-packet work proportional to the feeds concerned.
+    watchers: [Vec<FeedId>; 2],
+    /// Feeds this leg receives (at most one per kind for now; a cascade link will take more).
+    subscriptions: Vec<FeedId>,
+    stats: LegStats,
+}
+
+/// One picture (or sound) that receivers watch.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    kind: MediaKind,
+    ssrc: Ssrc,
+    state: FeedState,
+    out: OutputClock,
+    /// Bumped on every switching transition; timers of older epochs are stale.
+    epoch: u64,
+    subscribers: Vec<LegId>,
+    pub(crate) groups: Vec<DestGroup>,
+    pub(crate) tap: bool,
+    cache: RetransmitCache,
+    clock_rate: u32,
+    packets_sent: u32,
+    octets_sent: u32,
+    report_scheduled: bool,
+}
+
+impl Feed {
+    fn add_destination(&mut self, pt: u8, addr: SocketAddr) {
+        match self.groups.iter_mut().find(|g| g.payload_type == pt) {
+            Some(g) => g.destinations.push(addr),
+            None => self.groups.push(DestGroup {
+                payload_type: pt,
+                destinations: vec![addr],
+            }),
+        }
+    }
+
+    fn remove_destination(&mut self, pt: u8, addr: SocketAddr) {
+        if let Some(i) = self.groups.iter().position(|g| g.payload_type == pt) {
+            let g = &mut self.groups[i];
+            if let Some(j) = g.destinations.iter().position(|a| *a == addr) {
+                g.destinations.swap_remove(j);
+            }
+            if g.destinations.is_empty() {
+                self.groups.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Work found while a leg and the feeds are borrowed, done right after.
+#[derive(Clone, Copy, Debug)]
+enum Deferred {
+    Unwatch {
+        leg: LegId,
+        kind: MediaKind,
+        feed: FeedId,
+    },
+    Keyframe {
+        leg: LegId,
+        urgent: bool,
+    },
+    SwitchTimers {
+        feed: FeedId,
+    },
+    FeedReport {
+        feed: FeedId,
+    },
+    Health {
+        leg: LegId,
+        kind: MediaKind,
+        at: Instant,
+    },
+}
+
+/// How pressing a keyframe request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Urgency {
+    /// A switch waits on it: send unless the source was asked moments ago.
+    Switch,
+    /// A receiver asked: coalesce to one per `pli_min_interval`.
+    Receiver,
+}
+
+/// A snapshot of one feed, for operators and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeedInfo {
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// The output SSRC.
+    pub ssrc: Ssrc,
+    /// The source receivers currently see.
+    pub showing: Option<LegId>,
+    /// The source a pending switch waits for.
+    pub pending: Option<LegId>,
+    /// Subscribed legs.
+    pub subscribers: Vec<LegId>,
+    /// Whether the recording tap is on.
+    pub tap: bool,
+}
+
+/// The media engine of one meeting. See the crate documentation for the run loop.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    rng: u64,
+    legs: HashMap<LegId, Leg>,
+    addrs: HashMap<SocketAddr, (LegId, AddrRole)>,
+    feeds: Vec<Option<Feed>>,
+    feed_by_ssrc: HashMap<u32, FeedId>,
+    scratch: Vec<ForwardItem>,
+    deferred: Vec<Deferred>,
+    timers: Timers,
+    events: VecDeque<MediaEvent>,
+    transmits: VecDeque<Transmit>,
+    stats: EngineStats,
+    next_epoch: u64,
+    /// Sender SSRC of the engine's own RTCP (receiver reports, keyframe requests).
+    rtcp_ssrc: Ssrc,
+    /// Origin of the engine's NTP clock (see `ntp`).
+    origin: Option<Instant>,
+}
+
+impl Engine {
+    /// A meeting's engine with no legs and no feeds.
+    pub fn new(cfg: EngineConfig) -> Engine {
+        let mut e = Engine {
+            cfg,
+            rng: cfg.ssrc_seed,
+            legs: HashMap::new(),
+            addrs: HashMap::new(),
+            feeds: Vec::new(),
+            feed_by_ssrc: HashMap::new(),
+            scratch: Vec::new(),
+            deferred: Vec::new(),
+            timers: Timers::default(),
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            stats: EngineStats::default(),
+            next_epoch: 0,
+            rtcp_ssrc: Ssrc(0),
+            origin: None,
+        };
+        e.rtcp_ssrc = e.fresh_ssrc();
+        e
+    }
+
+    /// The configuration this engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The SSRC of the engine's own RTCP (receiver reports and keyframe requests to sources).
+    pub fn rtcp_ssrc(&self) -> Ssrc {
+        self.rtcp_ssrc
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // splitmix64: tiny, seeded, good enough to pick SSRCs and initial numbers.
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn fresh_ssrc(&mut self) -> Ssrc {
+        loop {
+            let s = self.next_random() as u32;
+            if s != 0 && s != self.rtcp_ssrc.0 && !self.feed_by_ssrc.contains_key(&s) {
+                return Ssrc(s);
+            }
+        }
+    }
+
+    fn epoch(&mut self) -> u64 {
+        self.next_epoch += 1;
+        self.next_epoch
+    }
+
+    fn touch(&mut self, now: Instant) {
+        if self.origin.is_none() {
+            self.origin = Some(now);
+        }
+    }
+
+    // ----- legs -------------------------------------------------------------------------
+
+    fn check_addresses(&self, leg: LegId, cfg: &LegConfig) -> Result<(), MediaError> {
+        if cfg.rtcp_addr == Some(cfg.rtp_addr) {
+            return Err(MediaError::RtcpAddrIsRtpAddr);
+        }
+        for addr in std::iter::once(cfg.rtp_addr).chain(cfg.rtcp_addr) {
+            if let Some((owner, _)) = self.addrs.get(&addr)
+                && *owner != leg
+            {
+                return Err(MediaError::AddressInUse {
+                    addr,
+                    owner: *owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a leg. Its source address identifies its packets from now on.
+    ///
+    /// # Errors
+    /// [`MediaError::DuplicateLeg`], [`MediaError::AddressInUse`],
+    /// [`MediaError::RtcpAddrIsRtpAddr`].
+    pub fn add_leg(&mut self, now: Instant, leg: LegId, cfg: LegConfig) -> Result<(), MediaError> {
+        self.touch(now);
+        if self.legs.contains_key(&leg) {
+            return Err(MediaError::DuplicateLeg(leg));
+        }
+        self.check_addresses(leg, &cfg)?;
+        let epoch = self.epoch();
+        self.addrs.insert(cfg.rtp_addr, (leg, AddrRole::Rtp));
+        if let Some(a) = cfg.rtcp_addr {
+            self.addrs.insert(a, (leg, AddrRole::Rtcp));
+        }
+        self.legs.insert(
+            leg,
+            Leg {
+                cfg,
+                epoch,
+                sources: [None, None],
+                watchers: [Vec::new(), Vec::new()],
+                subscriptions: Vec::new(),
+                stats: LegStats::default(),
+            },
+        );
+        for kind in KINDS {
+            self.attach_source(now, leg, kind);
+        }
+        if cfg.send {
+            self.timers.schedule(
+                now + self.cfg.rtcp_interval,
+                Timer::SourceReport { leg, epoch },
+            );
+        }
+        Ok(())
+    }
+
+    /// Creates the source of `kind` if the leg's config says it sends that kind.
+    fn attach_source(&mut self, now: Instant, leg: LegId, kind: MediaKind) {
+        let no_media_after = self.cfg.no_media_after;
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        let sends = l.cfg.send && l.cfg.payload_type(kind).is_some();
+        let slot = &mut l.sources[kind.index()];
+        if sends && slot.is_none() {
+            let mut src = Source::new(now);
+            let at = now + no_media_after;
+            src.health_check_at = Some(at);
+            *slot = Some(src);
+            let epoch = l.epoch;
+            self.timers.schedule(
+                at,
+                Timer::Health {
+                    leg,
+                    epoch,
+                    kind: kind.index(),
+                },
+            );
+        }
+    }
+
+    /// Removes the source of `kind`: feeds showing it go idle, switches to it are abandoned.
+    fn detach_source(&mut self, leg: LegId, kind: MediaKind) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        l.sources[kind.index()] = None;
+        let watchers = std::mem::take(&mut l.watchers[kind.index()]);
+        for fid in watchers {
+            let Some(Some(feed)) = self.feeds.get_mut(fid.0 as usize) else {
+                continue;
+            };
+            match feed.state {
+                FeedState::Showing(s) if s.source == leg => {
+                    feed.state = FeedState::Idle;
+                    feed.epoch += 1;
+                    self.events.push_back(MediaEvent::FeedIdle {
+                        feed: fid,
+                        lost: leg,
+                    });
+                }
+                FeedState::Switching { from, to, .. } if to == leg => {
+                    feed.epoch += 1;
+                    self.events
+                        .push_back(MediaEvent::SwitchAbandoned { feed: fid, to });
+                    feed.state = match from {
+                        Some(s) if s.source != leg => FeedState::Showing(s),
+                        Some(_) => {
+                            self.events.push_back(MediaEvent::FeedIdle {
+                                feed: fid,
+                                lost: leg,
+                            });
+                            FeedState::Idle
+                        }
+                        None => FeedState::Idle,
+                    };
+                }
+                FeedState::Switching { ref mut from, .. } => {
+                    if from.is_some_and(|s| s.source == leg) {
+                        *from = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Changes a leg's configuration (a re-INVITE): addresses, payload types, directions.
+    /// Feeds keep showing the leg if it still sends that kind; subscriptions follow the new
+    /// address and payload type, or end if the leg no longer receives that kind.
+    ///
+    /// # Errors
+    /// [`MediaError::UnknownLeg`], [`MediaError::AddressInUse`],
+    /// [`MediaError::RtcpAddrIsRtpAddr`].
+    pub fn update_leg(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        cfg: LegConfig,
+    ) -> Result<(), MediaError> {
+        self.touch(now);
+        let old = self.legs.get(&leg).ok_or(MediaError::UnknownLeg(leg))?.cfg;
+        self.check_addresses(leg, &cfg)?;
+        // Subscriptions move to the new address / payload type.
+        let subs = self
+            .legs
+            .get(&leg)
+            .map(|l| l.subscriptions.clone())
+            .unwrap_or_default();
+        for fid in subs {
+            let Some(Some(feed)) = self.feeds.get_mut(fid.0 as usize) else {
+                continue;
+            };
+            let kind = feed.kind;
+            if let Some(pt) = old.payload_type(kind) {
+                feed.remove_destination(pt, old.rtp_addr);
+            }
+            match cfg.payload_type(kind) {
+                Some(pt) if cfg.recv => feed.add_destination(pt, cfg.rtp_addr),
+                _ => {
+                    feed.subscribers.retain(|l| *l != leg);
+                    if let Some(l) = self.legs.get_mut(&leg) {
+                        l.subscriptions.retain(|f| *f != fid);
+                    }
+                }
+            }
+        }
+        self.addrs.remove(&old.rtp_addr);
+        if let Some(a) = old.rtcp_addr {
+            self.addrs.remove(&a);
+        }
+        self.addrs.insert(cfg.rtp_addr, (leg, AddrRole::Rtp));
+        if let Some(a) = cfg.rtcp_addr {
+            self.addrs.insert(a, (leg, AddrRole::Rtcp));
+        }
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.cfg = cfg;
+        }
+        for kind in KINDS {
+            let sends = cfg.send && cfg.payload_type(kind).is_some();
+            if sends {
+                self.attach_source(now, leg, kind);
+            } else {
+                self.detach_source(leg, kind);
+            }
+        }
+        if cfg.send
+            && !old.send
+            && let Some(epoch) = self.legs.get(&leg).map(|l| l.epoch)
+        {
+            self.timers.schedule(
+                now + self.cfg.rtcp_interval,
+                Timer::SourceReport { leg, epoch },
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes a leg: it stops being a source and a receiver. Unknown legs are ignored.
+    pub fn remove_leg(&mut self, now: Instant, leg: LegId) {
+        self.touch(now);
+        for kind in KINDS {
+            self.detach_source(leg, kind);
+        }
+        let Some(l) = self.legs.remove(&leg) else {
+            return;
+        };
+        self.addrs.remove(&l.cfg.rtp_addr);
+        if let Some(a) = l.cfg.rtcp_addr {
+            self.addrs.remove(&a);
+        }
+        for fid in l.subscriptions {
+            if let Some(Some(feed)) = self.feeds.get_mut(fid.0 as usize) {
+                feed.subscribers.retain(|x| *x != leg);
+                if let Some(pt) = l.cfg.payload_type(feed.kind) {
+                    feed.remove_destination(pt, l.cfg.rtp_addr);
+                }
+            }
+        }
+    }
+
+    // ----- feeds ------------------------------------------------------------------------
+
+    /// Creates a feed with its own output SSRC and random initial sequence number and
+    /// timestamp, showing nothing.
+    pub fn create_feed(&mut self, kind: MediaKind) -> FeedId {
+        let id = FeedId(self.feeds.len() as u32);
+        let ssrc = self.fresh_ssrc();
+        let r = self.next_random();
+        let cache = match kind {
+            MediaKind::Video => self.cfg.nack_cache,
+            MediaKind::Audio => 0,
+        };
+        self.feed_by_ssrc.insert(ssrc.0, id);
+        self.feeds.push(Some(Feed {
+            kind,
+            ssrc,
+            state: FeedState::Idle,
+            out: OutputClock::new(r as u16, (r >> 16) as u32),
+            epoch: 0,
+            subscribers: Vec::new(),
+            groups: Vec::new(),
+            tap: false,
+            cache: RetransmitCache::new(cache),
+            clock_rate: 0,
+            packets_sent: 0,
+            octets_sent: 0,
+            report_scheduled: false,
+        }));
+        id
+    }
+
+    /// Removes a feed: its receivers are unsubscribed, its sources no longer feed it.
+    pub fn remove_feed(&mut self, feed: FeedId) {
+        let Some(f) = self.feeds.get_mut(feed.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        self.feed_by_ssrc.remove(&f.ssrc.0);
+        for leg in f.subscribers {
+            if let Some(l) = self.legs.get_mut(&leg) {
+                l.subscriptions.retain(|x| *x != feed);
+            }
+        }
+        let k = f.kind.index();
+        for leg in [f.state.shown(), pending_target(&f.state)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(l) = self.legs.get_mut(&leg) {
+                l.watchers[k].retain(|x| *x != feed);
+            }
+        }
+    }
+
+    fn feed(&self, feed: FeedId) -> Result<&Feed, MediaError> {
+        self.feeds
+            .get(feed.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(MediaError::UnknownFeed(feed))
+    }
+
+    fn feed_mut(&mut self, feed: FeedId) -> Result<&mut Feed, MediaError> {
+        self.feeds
+            .get_mut(feed.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(MediaError::UnknownFeed(feed))
+    }
+
+    /// A snapshot of a feed.
+    pub fn feed_info(&self, feed: FeedId) -> Option<FeedInfo> {
+        let f = self.feed(feed).ok()?;
+        Some(FeedInfo {
+            kind: f.kind,
+            ssrc: f.ssrc,
+            showing: f.state.shown(),
+            pending: pending_target(&f.state),
+            subscribers: f.subscribers.clone(),
+            tap: f.tap,
+        })
+    }
+
+    /// Makes `leg` a receiver of `feed`. A video receiver joining a running feed needs a
+    /// keyframe, so one is requested (coalesced) from the feed's source.
+    ///
+    /// # Errors
+    /// [`MediaError::UnknownLeg`], [`MediaError::UnknownFeed`],
+    /// [`MediaError::KindNotNegotiated`], [`MediaError::LegNotReceiving`],
+    /// [`MediaError::AlreadySubscribed`].
+    pub fn subscribe(&mut self, now: Instant, leg: LegId, feed: FeedId) -> Result<(), MediaError> {
+        self.touch(now);
+        let kind = self.feed(feed)?.kind;
+        let l = self.legs.get(&leg).ok_or(MediaError::UnknownLeg(leg))?;
+        let pt = l
+            .cfg
+            .payload_type(kind)
+            .ok_or(MediaError::KindNotNegotiated { leg, kind })?;
+        if !l.cfg.recv {
+            return Err(MediaError::LegNotReceiving(leg));
+        }
+        if let Some(existing) = l
+            .subscriptions
+            .iter()
+            .copied()
+            .find(|f| self.feed(*f).is_ok_and(|f| f.kind == kind))
+        {
+            if existing == feed {
+                return Ok(());
+            }
+            return Err(MediaError::AlreadySubscribed {
+                leg,
+                kind,
+                existing,
+            });
+        }
+        let addr = l.cfg.rtp_addr;
+        let f = self.feed_mut(feed)?;
+        f.subscribers.push(leg);
+        f.add_destination(pt, addr);
+        let shown = f.state.shown();
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.subscriptions.push(feed);
+        }
+        if kind == MediaKind::Video
+            && let Some(src) = shown
+        {
+            self.request_keyframe(now, src, Urgency::Receiver);
+        }
+        Ok(())
+    }
+
+    /// Stops `leg` receiving `feed`. Unknown pairs are ignored.
+    pub fn unsubscribe(&mut self, leg: LegId, feed: FeedId) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        let before = l.subscriptions.len();
+        l.subscriptions.retain(|f| *f != feed);
+        if l.subscriptions.len() == before {
+            return;
+        }
+        let cfg = l.cfg;
+        if let Ok(f) = self.feed_mut(feed) {
+            f.subscribers.retain(|x| *x != leg);
+            if let Some(pt) = cfg.payload_type(f.kind) {
+                f.remove_destination(pt, cfg.rtp_addr);
+            }
+        }
+    }
+
+    /// Turns a feed's recording tap on or off.
+    ///
+    /// # Errors
+    /// [`MediaError::UnknownFeed`].
+    pub fn set_tap(&mut self, feed: FeedId, on: bool) -> Result<(), MediaError> {
+        self.feed_mut(feed)?.tap = on;
+        Ok(())
+    }
+
+    /// Switches `feed` to show `source` (`None`: show nothing, at once).
+    ///
+    /// Video: the new source is asked for a keyframe (repeated every `keyframe_retry`), the old
+    /// one stays on screen meanwhile, and the feed cuts over on the new source's first keyframe
+    /// packet, or on its first packet of any kind after `switch_timeout` (`forced: true`).
+    /// Audio cuts over on the new source's next packet. Switching again while pending replaces
+    /// the target. Completion is reported by [`MediaEvent::SwitchCompleted`].
+    ///
+    /// # Errors
+    /// [`MediaError::UnknownFeed`], [`MediaError::UnknownLeg`],
+    /// [`MediaError::KindNotNegotiated`], [`MediaError::LegNotSending`].
+    pub fn switch(
+        &mut self,
+        now: Instant,
+        feed: FeedId,
+        source: Option<LegId>,
+    ) -> Result<(), MediaError> {
+        self.touch(now);
+        let kind = self.feed(feed)?.kind;
+        if let Some(leg) = source {
+            let l = self.legs.get(&leg).ok_or(MediaError::UnknownLeg(leg))?;
+            if l.cfg.payload_type(kind).is_none() {
+                return Err(MediaError::KindNotNegotiated { leg, kind });
+            }
+            if l.sources[kind.index()].is_none() {
+                return Err(MediaError::LegNotSending(leg));
+            }
+        }
+        self.events
+            .push_back(MediaEvent::SwitchRequested { feed, to: source });
+        let k = kind.index();
+        let state = self.feed(feed)?.state;
+        let old_target = pending_target(&state);
+        let shown = match state {
+            FeedState::Idle => None,
+            FeedState::Showing(s) => Some(s),
+            FeedState::Switching { from, .. } => from,
+        };
+        let Some(to) = source else {
+            for leg in [shown.map(|s| s.source), old_target].into_iter().flatten() {
+                self.unwatch(leg, kind, feed);
+            }
+            let f = self.feed_mut(feed)?;
+            f.state = FeedState::Idle;
+            f.epoch += 1;
+            return Ok(());
+        };
+        if shown.is_some_and(|s| s.source == to) {
+            // Back to (or still on) the source on screen: nothing to wait for.
+            if let Some(t) = old_target.filter(|t| *t != to) {
+                self.unwatch(t, kind, feed);
+            }
+            let f = self.feed_mut(feed)?;
+            if let Some(s) = shown {
+                f.state = FeedState::Showing(s);
+            }
+            f.epoch += 1;
+            self.events.push_back(MediaEvent::SwitchCompleted {
+                feed,
+                to,
+                latency: Duration::ZERO,
+                forced: false,
+            });
+            return Ok(());
+        }
+        if old_target == Some(to) {
+            return Ok(());
+        }
+        if let Some(t) = old_target {
+            self.unwatch(t, kind, feed);
+        }
+        if let Some(l) = self.legs.get_mut(&to) {
+            l.watchers[k].push(feed);
+        }
+        let gate = match kind {
+            MediaKind::Video => Gate::Keyframe,
+            MediaKind::Audio => Gate::AnyPacket { forced: false },
+        };
+        let f = self.feed_mut(feed)?;
+        f.state = FeedState::Switching {
+            from: shown,
+            to,
+            gate,
+            cause: SwitchCause::Command,
+            requested_at: now,
+        };
+        f.epoch += 1;
+        if kind == MediaKind::Video {
+            self.request_keyframe(now, to, Urgency::Switch);
+            self.schedule_switch_timers(now, feed);
+        }
+        Ok(())
+    }
+
+    fn schedule_switch_timers(&mut self, now: Instant, feed: FeedId) {
+        let Ok(f) = self.feed(feed) else { return };
+        let epoch = f.epoch;
+        self.timers.schedule(
+            now + self.cfg.keyframe_retry,
+            Timer::SwitchRetry { feed, epoch },
+        );
+        self.timers.schedule(
+            now + self.cfg.switch_timeout,
+            Timer::SwitchTimeout { feed, epoch },
+        );
+    }
+
+    fn unwatch(&mut self, leg: LegId, kind: MediaKind, feed: FeedId) {
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.watchers[kind.index()].retain(|f| *f != feed);
+        }
+    }
+
+    // ----- keyframe requests ------------------------------------------------------------
+
+    fn request_keyframe(&mut self, now: Instant, leg: LegId, urgency: Urgency) {
+        let (pli_min, retry) = (self.cfg.pli_min_interval, self.cfg.keyframe_retry);
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        let epoch = l.epoch;
+        let Some(src) = l.sources[MediaKind::Video.index()].as_mut() else {
+            return;
+        };
+        match urgency {
+            Urgency::Switch => {
+                // Two feeds switching to the same venue at once need one request, not two.
+                if src.last_request_at.is_some_and(|t| now < t + retry / 2) {
+                    return;
+                }
+            }
+            Urgency::Receiver => {
+                if let Some(last) = src.last_request_at
+                    && now < last + pli_min
+                {
+                    self.stats.keyframe_requests_coalesced += 1;
+                    if src.flush_at.is_none() {
+                        let at = last + pli_min;
+                        src.flush_at = Some(at);
+                        self.timers.schedule(
+                            at,
+                            Timer::KeyframeFlush {
+                                leg,
+                                epoch,
+                                kind: MediaKind::Video.index(),
+                            },
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+        self.send_keyframe_request(now, leg);
+    }
+
+    fn send_keyframe_request(&mut self, now: Instant, leg: LegId) {
+        let sender = self.rtcp_ssrc;
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        let Some(video) = l.cfg.video else { return };
+        let dest = l.cfg.rtcp_destination();
+        let socket = if l.cfg.rtcp_addr.is_some() {
+            LocalSocket::Rtcp
+        } else {
+            LocalSocket::Rtp
+        };
+        let Some(src) = l.sources[MediaKind::Video.index()].as_mut() else {
+            return;
+        };
+        src.last_request_at = Some(now);
+        src.flush_at = None;
+        l.stats.keyframe_requests += 1;
+        self.stats.keyframe_requests += 1;
+        let media = Ssrc(src.ssrc().unwrap_or(0));
+        if matches!(
+            video.keyframe_request,
+            KeyframeRequestMode::Rtcp | KeyframeRequestMode::Both
+        ) {
+            src.fir_seq = src.fir_seq.wrapping_add(1);
+            let contents = rtcp::keyframe_request(sender, media, src.fir_seq);
+            self.transmits.push_back(Transmit {
+                socket,
+                destination: dest,
+                contents,
+            });
+            self.events.push_back(MediaEvent::KeyframeRequested {
+                leg,
+                via: KeyframeVia::Rtcp,
+            });
+        }
+        if matches!(
+            video.keyframe_request,
+            KeyframeRequestMode::SipInfo | KeyframeRequestMode::Both
+        ) {
+            self.events.push_back(MediaEvent::KeyframeRequested {
+                leg,
+                via: KeyframeVia::SipInfo,
+            });
+        }
+        tracing::debug!(?leg, ?media, "keyframe requested");
+    }
+
+    // ----- the packet path --------------------------------------------------------------
+
+    /// Decides what to do with one datagram received on either of the meeting's sockets.
+    ///
+    /// RTP from a shown source comes back as [`Routed::Forward`]: for each forward, write the
+    /// header once ([`crate::apply`]), then per group write its payload type and send to its
+    /// destinations. RTCP is terminated ([`Routed::Consumed`]); answers come from
+    /// [`Engine::poll_transmit`]. Everything else is [`Routed::Dropped`] with a reason that is
+    /// also counted. No heap allocation in steady state.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) -> Routed<'_> {
+        self.stats.datagrams += 1;
+        self.scratch.clear();
+        let Some(&(leg, role)) = self.addrs.get(&from) else {
+            self.stats.dropped.add(DropReason::UnknownAddress);
+            return Routed::Dropped(DropReason::UnknownAddress);
+        };
+        let result = match classify(buf) {
+            PacketClass::Rtp if role == AddrRole::Rtcp => Err(DropReason::RtpOnRtcpAddress),
+            PacketClass::Rtp => self.route_rtp(now, leg, buf),
+            PacketClass::Rtcp => self.handle_rtcp(now, leg, buf).map(|()| false),
+            _ => Err(DropReason::NotRtp),
+        };
+        self.run_deferred(now);
+        match result {
+            Ok(true) => Routed::Forward(Forwards {
+                items: &self.scratch,
+                feeds: &self.feeds,
+            }),
+            Ok(false) => Routed::Consumed,
+            Err(reason) => {
+                self.stats.dropped.add(reason);
+                if let Some(l) = self.legs.get_mut(&leg) {
+                    l.stats.dropped.add(reason);
+                }
+                Routed::Dropped(reason)
+            }
+        }
+    }
+
+    /// Ok(true): forwards are in `scratch`.
+    fn route_rtp(&mut self, now: Instant, leg_id: LegId, buf: &[u8]) -> Result<bool, DropReason> {
+        let hdr = RtpHeader::parse(buf).map_err(|_| DropReason::MalformedRtp)?;
+        let origin = self.origin.unwrap_or(now);
+        let Engine {
+            legs,
+            feeds,
+            scratch,
+            deferred,
+            events,
+            stats,
+            cfg,
+            ..
+        } = self;
+        let leg = legs.get_mut(&leg_id).ok_or(DropReason::UnknownAddress)?;
+        leg.stats.rtp_received += 1;
+        leg.stats.rtp_bytes += buf.len() as u64;
+        if !leg.cfg.send {
+            return Err(DropReason::LegNotSending);
+        }
+        let kind = leg
+            .cfg
+            .kind_of_payload_type(hdr.payload_type)
+            .ok_or(DropReason::UnknownPayloadType)?;
+        let clock_rate = leg.cfg.clock_rate(kind).unwrap_or(90_000);
+        let keyframe = match (kind, leg.cfg.video) {
+            (MediaKind::Video, Some(v)) => is_keyframe(v.codec, hdr.payload(buf)),
+            _ => false,
+        };
+        let k = kind.index();
+        let src = leg.sources[k].as_mut().ok_or(DropReason::LegNotSending)?;
+
+        // SSRC learning, with probation against strays.
+        let ssrc = hdr.ssrc.0;
+        let mut changed_from = None;
+        match src.ssrc {
+            SsrcState::Unknown => src.ssrc = SsrcState::Known(ssrc),
+            SsrcState::Known(k) if k == ssrc => {}
+            SsrcState::Probation { known, .. } if known == ssrc => {
+                src.ssrc = SsrcState::Known(known)
+            }
+            SsrcState::Known(known) => {
+                src.ssrc = SsrcState::Probation {
+                    known,
+                    candidate: ssrc,
+                    seen: 1,
+                };
+                return Err(DropReason::SsrcProbation);
+            }
+            SsrcState::Probation {
+                known,
+                candidate,
+                seen,
+            } => {
+                let seen = if candidate == ssrc { seen + 1 } else { 1 };
+                if seen < SSRC_PROBATION {
+                    src.ssrc = SsrcState::Probation {
+                        known,
+                        candidate: ssrc,
+                        seen,
+                    };
+                    return Err(DropReason::SsrcProbation);
+                }
+                src.ssrc = SsrcState::Known(ssrc);
+                src.recv.reset();
+                changed_from = Some(known);
+            }
+        }
+
+        // Health.
+        src.last_packet_at = now;
+        let since_origin = now.saturating_duration_since(origin);
+        let arrival = (since_origin.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u64;
+        src.recv.observe(hdr.sequence, hdr.timestamp, arrival);
+        match src.health {
+            Health::Waiting => {
+                src.health = Health::Live;
+                src.keyframe_ref_at = now;
+            }
+            Health::NoMedia => {
+                src.health = Health::Live;
+                src.keyframe_ref_at = now;
+                events.push_back(MediaEvent::SourceResumed { leg: leg_id, kind });
+                let at = now + cfg.no_media_after;
+                src.health_check_at = Some(at);
+                deferred.push(Deferred::Health {
+                    leg: leg_id,
+                    kind,
+                    at,
+                });
+            }
+            Health::Frozen if keyframe => {
+                src.health = Health::Live;
+                events.push_back(MediaEvent::SourceThawed { leg: leg_id });
+            }
+            Health::Live | Health::Frozen => {}
+        }
+        if keyframe {
+            src.keyframe_ref_at = now;
+        }
+
+        let watchers = &leg.watchers[k];
+        if let Some(old) = changed_from {
+            events.push_back(MediaEvent::SsrcChanged {
+                leg: leg_id,
+                kind,
+                old: Ssrc(old),
+                new: Ssrc(ssrc),
+            });
+            resync_on_ssrc_change(feeds, watchers, leg_id, kind, now, deferred);
+        }
+
+        let info = PacketInfo {
+            from: leg_id,
+            sequence: hdr.sequence,
+            timestamp: hdr.timestamp,
+            marker: hdr.marker,
+            keyframe,
+            clock_rate,
+        };
+        let mut best_drop = DropReason::NotShown;
+        let mut restarted = false;
+        for &fid in watchers {
+            let Some(Some(feed)) = feeds.get_mut(fid.0 as usize) else {
+                continue;
+            };
+            let before = feed.state.shown();
+            let decision = feed.state.decide(&info, &mut feed.out, feed.ssrc, now);
+            let rewrite = match decision {
+                Decision::Drop(reason) => {
+                    if reason != DropReason::NotShown {
+                        best_drop = reason;
+                    }
+                    continue;
+                }
+                Decision::Forward(r) => r,
+                Decision::Resync(r) => {
+                    if !restarted {
+                        restarted = true;
+                        events.push_back(MediaEvent::SequenceRestarted { leg: leg_id, kind });
+                        if kind == MediaKind::Video {
+                            deferred.push(Deferred::Keyframe {
+                                leg: leg_id,
+                                urgent: true,
+                            });
+                        }
+                    }
+                    r
+                }
+                Decision::CutOver {
+                    rewrite,
+                    requested_at,
+                    forced,
+                    cause,
+                } => {
+                    feed.epoch += 1;
+                    feed.clock_rate = clock_rate;
+                    if let Some(prev) = before.filter(|p| *p != leg_id) {
+                        deferred.push(Deferred::Unwatch {
+                            leg: prev,
+                            kind,
+                            feed: fid,
+                        });
+                    }
+                    if cause == SwitchCause::Command {
+                        stats.switches += 1;
+                        events.push_back(MediaEvent::SwitchCompleted {
+                            feed: fid,
+                            to: leg_id,
+                            latency: now.saturating_duration_since(requested_at),
+                            forced,
+                        });
+                    }
+                    if forced {
+                        stats.forced_switches += 1;
+                        deferred.push(Deferred::Keyframe {
+                            leg: leg_id,
+                            urgent: true,
+                        });
+                    }
+                    rewrite
+                }
+            };
+            feed.clock_rate = clock_rate;
+            feed.cache.store(rewrite.sequence, buf, |b| {
+                rewrite_header(b, rewrite.ssrc, rewrite.sequence, rewrite.timestamp);
+                set_marker(b, rewrite.marker);
+            });
+            feed.packets_sent = feed.packets_sent.wrapping_add(1);
+            feed.octets_sent = feed.octets_sent.wrapping_add(hdr.payload_len as u32);
+            if !feed.report_scheduled {
+                feed.report_scheduled = true;
+                deferred.push(Deferred::FeedReport { feed: fid });
+            }
+            stats.forwarded += 1;
+            stats.sends += feed
+                .groups
+                .iter()
+                .map(|g| g.destinations.len() as u64)
+                .sum::<u64>();
+            // Pushed even without receivers: the shell may count or tap it, and an empty
+            // group list costs it nothing.
+            scratch.push(ForwardItem { feed: fid, rewrite });
+        }
+        if scratch.is_empty() {
+            return Err(best_drop);
+        }
+        Ok(true)
+    }
+
+    fn run_deferred(&mut self, now: Instant) {
+        while let Some(d) = self.deferred.pop() {
+            match d {
+                Deferred::Unwatch { leg, kind, feed } => self.unwatch(leg, kind, feed),
+                Deferred::Keyframe { leg, urgent } => {
+                    let u = if urgent {
+                        Urgency::Switch
+                    } else {
+                        Urgency::Receiver
+                    };
+                    self.request_keyframe(now, leg, u);
+                }
+                Deferred::SwitchTimers { feed } => self.schedule_switch_timers(now, feed),
+                Deferred::FeedReport { feed } => self
+                    .timers
+                    .schedule(now + self.cfg.rtcp_interval, Timer::FeedReport { feed }),
+                Deferred::Health { leg, kind, at } => {
+                    if let Some(l) = self.legs.get(&leg) {
+                        let epoch = l.epoch;
+                        self.timers.schedule(
+                            at,
+                            Timer::Health {
+                                leg,
+                                epoch,
+                                kind: kind.index(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pending_target(state: &FeedState) -> Option<LegId> {
+    match state {
+        FeedState::Switching { to, .. } => Some(*to),
+        _ => None,
+    }
+}
+
+/// The shown source changed SSRC: its numbering is void; feeds showing it wait for its next
+/// keyframe (video) or packet (audio).
+fn resync_on_ssrc_change(
+    feeds: &mut [Option<Feed>],
+    watchers: &[FeedId],
+    leg: LegId,
+    kind: MediaKind,
+    now: Instant,
+    deferred: &mut Vec<Deferred>,
+) {
+    let gate = match kind {
+        MediaKind::Video => Gate::Keyframe,
+        MediaKind::Audio => Gate::AnyPacket { forced: false },
+    };
+    let mut any = false;
+    for &fid in watchers {
+        let Some(Some(feed)) = feeds.get_mut(fid.0 as usize) else {
+            continue;
+        };
+        match &mut feed.state {
+            FeedState::Showing(s) if s.source == leg => {
+                feed.state = FeedState::Switching {
+                    from: None,
+                    to: leg,
+                    gate,
+                    cause: SwitchCause::SsrcChange,
+                    requested_at: now,
+                };
+                feed.epoch += 1;
+                any = true;
+                if kind == MediaKind::Video {
+                    deferred.push(Deferred::SwitchTimers { feed: fid });
+                }
+            }
+            FeedState::Switching { from, .. } if from.is_some_and(|s: Shown| s.source == leg) => {
+                *from = None;
+            }
+            _ => {}
+        }
+    }
+    if any && kind == MediaKind::Video {
+        deferred.push(Deferred::Keyframe { leg, urgent: true });
+    }
+}
