@@ -10,5 +10,11 @@ pub use headers::{CSeq, Contacts, NameAddr, Refresher, SessionExpires, Via};
 pub use message::{
     Header, Headers, Limits, Method, Request, Response, SipMessage, Uri, parse, parse_unvalidated,
 };
+pub mod core;
 pub mod digest;
 pub mod framer;
+
+pub use crate::core::{
+    CallId, CoreConfig, DialTarget, EndReason, RequestId, SipCore, SipEvent, Timers, Transmit,
+    Transport,
+};
