@@ -36,3 +36,6 @@ pub mod rtcp;
 
 pub use ext::{ExtensionElement, Extensions, ONE_BYTE_PROFILE, TWO_BYTE_PROFILE, audio_level};
 pub use rtcp::{RtcpError, RtcpPacket, parse_compound};
+mod stats;
+
+pub use stats::{ReceiveStats, SendStats, SeqUpdate};

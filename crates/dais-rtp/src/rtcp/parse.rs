@@ -150,7 +150,7 @@ fn decode_with_rtcp_crate(
     let bytes = if body_end == packet.len() {
         packet
     } else {
-        if body_end % 4 != 0 {
+        if !body_end.is_multiple_of(4) {
             return Err(malformed("padding leaves a partial word".into()));
         }
         let mut v = packet[..body_end].to_vec();
