@@ -13,5 +13,6 @@
 //! reused.
 #![warn(missing_docs)]
 
+pub mod media_task;
 pub mod sim;
 pub mod udp;

@@ -12,6 +12,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 
 use socket2::SockAddr;
 
@@ -74,7 +75,7 @@ impl RecvBatch {
     ///
     /// # Errors
     /// `WouldBlock` when nothing is ready; other socket errors as the kernel reports them.
-    pub fn recv(&mut self, socket: &std::net::UdpSocket) -> io::Result<usize> {
+    pub fn recv(&mut self, socket: &impl AsFd) -> io::Result<usize> {
         self.count = 0;
         #[cfg(target_os = "linux")]
         {
@@ -86,7 +87,15 @@ impl RecvBatch {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let (len, addr) = socket.recv_from(&mut self.bufs[0])?;
+            let sock = socket2::SockRef::from(socket);
+            // SAFETY: u8 and MaybeUninit<u8> share a layout; recv_from only writes.
+            let buf = unsafe {
+                &mut *(&mut self.bufs[0][..] as *mut [u8] as *mut [std::mem::MaybeUninit<u8>])
+            };
+            let (len, addr) = sock.recv_from(buf)?;
+            let addr = addr
+                .as_socket()
+                .ok_or_else(|| io::Error::other("not an IP source"))?;
             self.lens[0] = len;
             self.addrs[0] = Some(addr);
             self.count = 1;
@@ -131,7 +140,7 @@ impl FanOut {
     /// when it is the first of a chunk; later ones end the chunk early).
     pub fn send(
         &mut self,
-        socket: &std::net::UdpSocket,
+        socket: &impl AsFd,
         datagram: &[u8],
         dests: &[SocketAddr],
     ) -> io::Result<usize> {
@@ -161,7 +170,7 @@ mod sys {
     use std::io;
     use std::mem::zeroed;
     use std::net::SocketAddr;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     use socket2::SockAddr;
 
@@ -194,7 +203,7 @@ mod sys {
 
         pub(super) fn recv(
             &mut self,
-            socket: &std::net::UdpSocket,
+            socket: &impl AsFd,
             bufs: &mut [[u8; MAX_DATAGRAM]],
             lens: &mut [usize],
             addrs: &mut [Option<SocketAddr>],
@@ -220,7 +229,7 @@ mod sys {
             // given; the kernel writes at most those lengths.
             let rc = unsafe {
                 libc::recvmmsg(
-                    socket.as_raw_fd(),
+                    socket.as_fd().as_raw_fd(),
                     self.hdrs.as_mut_ptr(),
                     n as libc::c_uint,
                     libc::MSG_DONTWAIT,
@@ -294,7 +303,7 @@ mod sys {
 
         pub(super) fn send(
             &mut self,
-            socket: &std::net::UdpSocket,
+            socket: &impl AsFd,
             datagram: &[u8],
             dests: &[SockAddr],
         ) -> io::Result<usize> {
@@ -320,7 +329,7 @@ mod sys {
             // SAFETY: headers point at `datagram` and `dests`, both alive for the call.
             let rc = unsafe {
                 libc::sendmmsg(
-                    socket.as_raw_fd(),
+                    socket.as_fd().as_raw_fd(),
                     self.hdrs.as_mut_ptr(),
                     n as libc::c_uint,
                     libc::MSG_DONTWAIT,

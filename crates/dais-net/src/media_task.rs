@@ -1,0 +1,443 @@
+//! The per-meeting media task: one tokio task that owns a meeting's [`Engine`] and its UDP
+//! socket pair, and nothing else.
+//!
+//! Run loop (one iteration per wake-up):
+//!
+//! 1. wait for the first of: the RTP socket readable, the RTCP socket readable, the engine's
+//!    next deadline, a command;
+//! 2. on a readable socket, drain it with batched receives; for each datagram ask the engine
+//!    ([`Engine::handle_datagram`]), then apply each forward to the receive buffer in place and
+//!    send it to every destination group with one `sendmmsg` per group;
+//! 3. drain the engine's generated packets (`poll_transmit`) and events (`poll_event`); events
+//!    go to the meeting's controller over a channel.
+//!
+//! Nothing here blocks on a slow receiver: a full socket send buffer drops the rest of a fan-out
+//! and counts it (real-time media is better late-dropped than late). Commands are the only way
+//! in from the control plane, so the engine needs no lock.
+//!
+//! Cancel safety: dropping the [`MediaHandle`] (every clone) ends the task at its next wake-up;
+//! [`MediaHandle::shutdown`] ends it and waits.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use dais_media::{
+    Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket, MediaError,
+    MediaEvent, MediaKind, Routed,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::udp::{FanOut, RecvBatch};
+
+/// Datagrams taken per `recvmmsg`.
+const RECV_BATCH: usize = 32;
+/// Datagrams handled before the task yields to others, so one busy meeting cannot starve the
+/// other meetings on the same worker thread.
+const BUDGET: usize = 1024;
+
+/// Counters the shell keeps about its own I/O (the engine keeps its own about decisions).
+#[derive(Debug, Default)]
+pub struct IoCounters {
+    /// Datagrams received on either socket.
+    pub received: AtomicU64,
+    /// Datagrams sent (forwards and generated packets).
+    pub sent: AtomicU64,
+    /// Sends dropped because the socket's send buffer was full.
+    pub send_dropped: AtomicU64,
+    /// Send errors other than a full buffer (e.g. ICMP unreachable reported on the socket).
+    pub send_errors: AtomicU64,
+}
+
+/// A command to the media task; every one that can fail answers on its oneshot.
+#[derive(Debug)]
+enum Command {
+    AddLeg(LegId, LegConfig, oneshot::Sender<Result<(), MediaError>>),
+    UpdateLeg(LegId, LegConfig, oneshot::Sender<Result<(), MediaError>>),
+    RemoveLeg(LegId),
+    CreateFeed(MediaKind, oneshot::Sender<FeedId>),
+    Subscribe(LegId, FeedId, oneshot::Sender<Result<(), MediaError>>),
+    Unsubscribe(LegId, FeedId),
+    Switch(
+        FeedId,
+        Option<LegId>,
+        oneshot::Sender<Result<(), MediaError>>,
+    ),
+    SetTap(FeedId, bool, oneshot::Sender<Result<(), MediaError>>),
+    Stats(oneshot::Sender<Snapshot>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Engine figures at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Totals over the meeting.
+    pub engine: EngineStats,
+    /// Per leg.
+    pub legs: Vec<(LegId, LegStats)>,
+}
+
+/// Errors of the handle: the task is gone, or the engine refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaTaskError {
+    /// The media task has ended (meeting over or shutting down).
+    #[error("the meeting's media task has ended")]
+    Gone,
+    /// The engine refused the command (the caller's mistake, e.g. an unknown leg).
+    #[error(transparent)]
+    Refused(#[from] MediaError),
+}
+
+/// The control plane's handle on one meeting's media task. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaHandle {
+    tx: mpsc::Sender<Command>,
+    rtp_addr: SocketAddr,
+    counters: Arc<IoCounters>,
+}
+
+macro_rules! ask {
+    ($self:ident, $variant:ident $(, $arg:expr)*) => {{
+        let (tx, rx) = oneshot::channel();
+        $self
+            .tx
+            .send(Command::$variant($($arg,)* tx))
+            .await
+            .map_err(|_| MediaTaskError::Gone)?;
+        rx.await.map_err(|_| MediaTaskError::Gone)
+    }};
+}
+
+impl MediaHandle {
+    /// The meeting's RTP address (RTCP is on the next port, or muxed).
+    pub fn rtp_addr(&self) -> SocketAddr {
+        self.rtp_addr
+    }
+
+    /// The shell's I/O counters.
+    pub fn counters(&self) -> &IoCounters {
+        &self.counters
+    }
+
+    /// Adds a leg (its addresses and negotiated codecs).
+    pub async fn add_leg(&self, leg: LegId, cfg: LegConfig) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, AddLeg, leg, cfg)??)
+    }
+
+    /// Changes a leg's addresses or codecs (a re-INVITE).
+    pub async fn update_leg(&self, leg: LegId, cfg: LegConfig) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, UpdateLeg, leg, cfg)??)
+    }
+
+    /// Removes a leg; feeds showing it go idle (reported as events).
+    pub async fn remove_leg(&self, leg: LegId) -> Result<(), MediaTaskError> {
+        self.tx
+            .send(Command::RemoveLeg(leg))
+            .await
+            .map_err(|_| MediaTaskError::Gone)
+    }
+
+    /// Creates a feed (a picture or sound that legs can watch).
+    pub async fn create_feed(&self, kind: MediaKind) -> Result<FeedId, MediaTaskError> {
+        ask!(self, CreateFeed, kind)
+    }
+
+    /// Subscribes a leg to a feed.
+    pub async fn subscribe(&self, leg: LegId, feed: FeedId) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, Subscribe, leg, feed)??)
+    }
+
+    /// Unsubscribes a leg from a feed.
+    pub async fn unsubscribe(&self, leg: LegId, feed: FeedId) -> Result<(), MediaTaskError> {
+        self.tx
+            .send(Command::Unsubscribe(leg, feed))
+            .await
+            .map_err(|_| MediaTaskError::Gone)
+    }
+
+    /// Switches a feed to a source (keyframe-gated for video); `None` shows nothing.
+    pub async fn switch(&self, feed: FeedId, source: Option<LegId>) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, Switch, feed, source)??)
+    }
+
+    /// Turns a feed's recording tap on or off.
+    pub async fn set_tap(&self, feed: FeedId, on: bool) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, SetTap, feed, on)??)
+    }
+
+    /// Current engine statistics.
+    pub async fn stats(&self) -> Result<Snapshot, MediaTaskError> {
+        ask!(self, Stats)
+    }
+
+    /// Stops the task and waits until it has released its sockets.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Binds the socket pair: RTP on `port` (even), RTCP on `port + 1`. Port 0 picks a free pair
+/// (for tests): it retries until the kernel's choice is even and the next port is free.
+pub fn bind_pair(ip: IpAddr, port: u16) -> io::Result<(std::net::UdpSocket, std::net::UdpSocket)> {
+    let bind = |p: u16| -> io::Result<std::net::UdpSocket> {
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(SocketAddr::new(ip, p)),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Large buffers absorb the bursts of a keyframe fanned out to hundreds of receivers.
+        let _ = s.set_recv_buffer_size(4 << 20);
+        let _ = s.set_send_buffer_size(4 << 20);
+        s.set_nonblocking(true)?;
+        s.bind(&SocketAddr::new(ip, p).into())?;
+        Ok(s.into())
+    };
+    if port != 0 {
+        return Ok((bind(port)?, bind(port.wrapping_add(1))?));
+    }
+    for _ in 0..64 {
+        let rtp = bind(0)?;
+        let p = rtp.local_addr()?.port();
+        if p % 2 != 0 || p == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = bind(p + 1) {
+            return Ok((rtp, rtcp));
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "no free even/odd UDP port pair found",
+    ))
+}
+
+/// Starts a meeting's media task on the current tokio runtime. Events go to `events` (bounded:
+/// when the controller lags, events are dropped with a warning rather than stalling media).
+///
+/// # Errors
+/// When the sockets cannot be registered with the runtime.
+pub fn spawn(
+    rtp: std::net::UdpSocket,
+    rtcp: std::net::UdpSocket,
+    cfg: EngineConfig,
+    events: mpsc::Sender<MediaEvent>,
+) -> io::Result<MediaHandle> {
+    let rtp = UdpSocket::from_std(rtp)?;
+    let rtcp = UdpSocket::from_std(rtcp)?;
+    let rtp_addr = rtp.local_addr()?;
+    let (tx, rx) = mpsc::channel(256);
+    let counters = Arc::new(IoCounters::default());
+    let task = MediaTask {
+        engine: Engine::new(cfg),
+        rtp,
+        rtcp,
+        batch: RecvBatch::new(RECV_BATCH),
+        fanout: FanOut::new(),
+        events,
+        counters: counters.clone(),
+        legs: Vec::new(),
+    };
+    tokio::spawn(task.run(rx));
+    Ok(MediaHandle {
+        tx,
+        rtp_addr,
+        counters,
+    })
+}
+
+struct MediaTask {
+    engine: Engine,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    batch: RecvBatch,
+    fanout: FanOut,
+    events: mpsc::Sender<MediaEvent>,
+    counters: Arc<IoCounters>,
+    /// The engine's legs, for statistics snapshots (commands are rare; a Vec is enough).
+    legs: Vec<LegId>,
+}
+
+impl MediaTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self.engine.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                r = self.rtp.readable() => {
+                    if r.is_ok() {
+                        self.drain(LocalSocket::Rtp);
+                    }
+                }
+                r = self.rtcp.readable() => {
+                    if r.is_ok() {
+                        self.drain(LocalSocket::Rtcp);
+                    }
+                }
+                () = sleep => self.engine.handle_timeout(Instant::now()),
+            }
+            self.flush_outputs();
+        }
+        debug!(rtp = %self.rtp.local_addr().map(|a| a.to_string()).unwrap_or_default(), "media task ended");
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::AddLeg(leg, cfg, reply) => {
+                let r = self.engine.add_leg(now, leg, cfg);
+                if r.is_ok() {
+                    self.legs.push(leg);
+                }
+                let _ = reply.send(r);
+            }
+            Command::UpdateLeg(leg, cfg, reply) => {
+                let _ = reply.send(self.engine.update_leg(now, leg, cfg));
+            }
+            Command::RemoveLeg(leg) => {
+                self.engine.remove_leg(now, leg);
+                self.legs.retain(|l| *l != leg);
+            }
+            Command::CreateFeed(kind, reply) => {
+                let _ = reply.send(self.engine.create_feed(kind));
+            }
+            Command::Subscribe(leg, feed, reply) => {
+                let _ = reply.send(self.engine.subscribe(now, leg, feed));
+            }
+            Command::Unsubscribe(leg, feed) => self.engine.unsubscribe(leg, feed),
+            Command::Switch(feed, source, reply) => {
+                let _ = reply.send(self.engine.switch(now, feed, source));
+            }
+            Command::SetTap(feed, on, reply) => {
+                let _ = reply.send(self.engine.set_tap(feed, on));
+            }
+            Command::Stats(reply) => {
+                let legs = self
+                    .legs
+                    .iter()
+                    .copied()
+                    .filter_map(|leg| self.engine.leg_stats(leg).map(|s| (leg, s.clone())))
+                    .collect();
+                let _ = reply.send(Snapshot {
+                    engine: *self.engine.stats(),
+                    legs,
+                });
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Receives and routes until the socket is empty or the budget is spent.
+    fn drain(&mut self, which: LocalSocket) {
+        let mut handled = 0;
+        while handled < BUDGET {
+            let sock = match which {
+                LocalSocket::Rtp => &self.rtp,
+                LocalSocket::Rtcp => &self.rtcp,
+            };
+            let batch = &mut self.batch;
+            match sock.try_io(tokio::io::Interest::READABLE, || batch.recv(sock)) {
+                Ok(n) => {
+                    handled += n;
+                    self.counters
+                        .received
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.route_batch();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors surface on UDP sockets as ECONNREFUSED and the like; they
+                    // belong to one peer and must not stop the meeting.
+                    debug!(error = %e, "receive error on media socket");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn route_batch(&mut self) {
+        let now = Instant::now();
+        let mut sent = 0u64;
+        let mut dropped = 0u64;
+        let mut errors = 0u64;
+        for i in 0..self.batch.len() {
+            let Some((buf, from)) = self.batch.get_mut(i) else {
+                continue;
+            };
+            let Routed::Forward(forwards) = self.engine.handle_datagram(now, from, buf) else {
+                continue;
+            };
+            for fw in forwards.iter() {
+                dais_media::apply(&fw, buf);
+                for group in fw.groups {
+                    group.apply(buf);
+                    let dests = group.destinations();
+                    match self.fanout.send(&self.rtp, buf, dests) {
+                        Ok(n) => {
+                            sent += n as u64;
+                            dropped += (dests.len() - n) as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            dropped += dests.len() as u64;
+                        }
+                        Err(_) => errors += 1,
+                    }
+                }
+            }
+        }
+        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+        if dropped > 0 {
+            self.counters
+                .send_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
+        if errors > 0 {
+            self.counters
+                .send_errors
+                .fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+
+    fn flush_outputs(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            let sock = match t.socket {
+                LocalSocket::Rtp => &self.rtp,
+                LocalSocket::Rtcp => &self.rtcp,
+            };
+            match sock.try_send_to(&t.contents, t.destination) {
+                Ok(_) => {
+                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        while let Some(ev) = self.engine.poll_event() {
+            if let Err(e) = self.events.try_send(ev) {
+                warn!(event = ?e, "meeting controller lags; media event dropped");
+            }
+        }
+    }
+}
