@@ -191,9 +191,11 @@ pub struct RecordEntry {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RecordKind {
-    /// An accepted chair command, with its arguments.
+    /// An accepted chair command, with its arguments (flattened in JSON:
+    /// `{"kind":"command","command":"broadcast","venue":"b1"}`).
     Command {
         /// The command.
+        #[serde(flatten)]
         command: ChairCommand,
     },
     /// The meeting changed state.
