@@ -242,11 +242,7 @@ impl Rig {
                     fwd.on_tick(Instant::now(), &mut io);
                     continue;
                 }
-                loop {
-                    match batch.recv(&fwd_socket) {
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
+                while batch.recv(&fwd_socket).is_ok() {
                     let now = Instant::now();
                     for i in 0..batch.len() {
                         let Some((buf, from)) = batch.get_mut(i) else {

@@ -337,7 +337,7 @@ impl MediaTask {
                     .legs
                     .iter()
                     .copied()
-                    .filter_map(|leg| self.engine.leg_stats(leg).map(|s| (leg, s.clone())))
+                    .filter_map(|leg| self.engine.leg_stats(leg).map(|s| (leg, *s)))
                     .collect();
                 let _ = reply.send(Snapshot {
                     engine: *self.engine.stats(),

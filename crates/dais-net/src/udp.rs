@@ -209,9 +209,9 @@ mod sys {
             addrs: &mut [Option<SocketAddr>],
         ) -> io::Result<usize> {
             let n = bufs.len().min(self.hdrs.len());
-            for i in 0..n {
+            for (i, buf) in bufs.iter_mut().take(n).enumerate() {
                 self.iovs[i] = libc::iovec {
-                    iov_base: bufs[i].as_mut_ptr().cast(),
+                    iov_base: buf.as_mut_ptr().cast(),
                     iov_len: MAX_DATAGRAM,
                 };
                 // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
