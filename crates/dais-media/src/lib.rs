@@ -64,7 +64,6 @@ pub use engine::{Engine, FeedInfo};
 pub use error::{DropCounts, DropReason, MediaError};
 pub use events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
 pub use routed::{DestGroup, Forward, Forwards, LocalSocket, Routed, Transmit, apply};
-pub use rtcp::{build_nack, build_pli};
 pub use switching::Rewrite;
 pub use types::{
     AudioParams, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind,

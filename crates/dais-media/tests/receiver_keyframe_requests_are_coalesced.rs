@@ -22,7 +22,7 @@ fn many_plis_make_one_request_per_interval() {
     for _ in 0..5 {
         for r in &rx {
             let from = w.receiver_legs[r];
-            let pli = build_pli(Ssrc(0x5000 + r.0), feed_ssrc).to_vec();
+            let pli = dais_rtp::rtcp::build_pli(Ssrc(0x5000 + r.0), feed_ssrc).to_vec();
             assert_eq!(w.inject(from, pli), None);
         }
         w.run_for(Duration::from_millis(200));
@@ -50,7 +50,7 @@ fn pli_from_a_non_subscriber_is_ignored() {
     let before = w.venue(a).requests_received;
     let feed_ssrc = w.engine.feed_info(feed).unwrap().ssrc;
     let b_addr = w.venue(b).addr;
-    w.inject(b_addr, build_pli(Ssrc(1), feed_ssrc).to_vec());
+    w.inject(b_addr, dais_rtp::rtcp::build_pli(Ssrc(1), feed_ssrc).to_vec());
     w.run_for(Duration::from_millis(600));
     assert_eq!(w.venue(a).requests_received, before);
 }

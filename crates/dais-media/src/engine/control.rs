@@ -9,7 +9,8 @@ use super::{Engine, Health, MediaKind, Urgency};
 use crate::error::DropReason;
 use crate::events::{EngineStats, LegStats, MediaEvent};
 use crate::routed::{LocalSocket, Transmit};
-use crate::rtcp::{self, Feedback, ReportBlock};
+use crate::rtcp;
+use dais_rtp::{RtcpPacket, parse_compound};
 use crate::switching::{FeedState, Gate};
 use crate::timers::Timer;
 use crate::types::{FeedId, LegId};
@@ -20,43 +21,39 @@ use crate::types::{FeedId, LegId};
 const NTP_BASE_SECS: u64 = 0x8000_0000;
 
 impl Engine {
-    pub(super) fn handle_rtcp(
-        &mut self,
-        now: Instant,
-        leg: LegId,
-        buf: &[u8],
-    ) -> Result<(), DropReason> {
-        let mut fb: [Option<Feedback>; 32] = [None; 32];
-        let mut n = 0usize;
-        let mut overflow = false;
-        rtcp::for_each_feedback(buf, |f| {
-            if let Some(slot) = fb.get_mut(n) {
-                *slot = Some(f);
-                n += 1;
-            } else {
-                overflow = true;
-            }
-        })
-        .map_err(|_| DropReason::MalformedRtcp)?;
-        if overflow {
-            tracing::debug!(
-                ?leg,
-                "RTCP compound with more than 32 feedback items; rest ignored"
-            );
-        }
+    pub(super) fn handle_rtcp(&mut self, now: Instant, leg: LegId, buf: &[u8]) -> Result<(), DropReason> {
+        let packets = parse_compound(buf).map_err(|e| {
+            tracing::debug!(?leg, error = %e, "malformed RTCP");
+            DropReason::MalformedRtcp
+        })?;
         self.stats.rtcp_received += 1;
         if let Some(l) = self.legs.get_mut(&leg) {
             l.stats.rtcp_received += 1;
         }
-        for f in fb.iter().flatten() {
-            match *f {
-                Feedback::Pli { media } | Feedback::Fir { media } => {
-                    self.receiver_wants_keyframe(now, leg, media)
+        for p in &packets {
+            match p {
+                RtcpPacket::Pli { media, .. } => self.receiver_wants_keyframe(now, leg, media.0),
+                RtcpPacket::Fir { entries, .. } => {
+                    for (media, _) in entries {
+                        self.receiver_wants_keyframe(now, leg, media.0);
+                    }
                 }
-                Feedback::Nack { media, pid, blp } => self.answer_nack(leg, media, pid, blp),
+                RtcpPacket::Nack { media, lost, .. } => self.answer_nack(leg, media.0, lost),
+                RtcpPacket::SenderReport(sr) => self.source_sender_report(now, leg, sr.ssrc, sr.ntp_time),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// A source's SR: remembered for LSR/DLSR in our receiver reports (its RTT).
+    fn source_sender_report(&mut self, now: Instant, leg: LegId, ssrc: Ssrc, ntp: u64) {
+        let Some(l) = self.legs.get_mut(&leg) else { return };
+        for src in l.sources.iter_mut().flatten() {
+            if let Some(recv) = src.recv.as_mut().filter(|r| r.ssrc() == ssrc) {
+                recv.on_sender_report(now, ntp);
+            }
+        }
     }
 
     /// A receiver's PLI/FIR names a feed's SSRC: translate it to the feed's source.
@@ -77,7 +74,7 @@ impl Engine {
     }
 
     /// Retransmit NACKed packets from the feed's cache, with the receiver's payload type.
-    fn answer_nack(&mut self, leg: LegId, media: u32, pid: u16, blp: u16) {
+    fn answer_nack(&mut self, leg: LegId, media: u32, lost: &[u16]) {
         let Some(&fid) = self.feed_by_ssrc.get(&media) else {
             return;
         };
@@ -93,12 +90,7 @@ impl Engine {
             return;
         };
         let dest = l.cfg.rtp_addr;
-        let lost = std::iter::once(pid).chain(
-            (0..16)
-                .filter(|i| blp & (1 << i) != 0)
-                .map(|i| pid.wrapping_add(i + 1)),
-        );
-        for seq in lost {
+        for &seq in lost {
             match feed.cache.get(seq) {
                 Some(pkt) => {
                     let mut v = pkt.to_vec();
@@ -233,27 +225,17 @@ impl Engine {
         if l.epoch != epoch || !l.cfg.send {
             return;
         }
-        let mut blocks = [ReportBlock::default(); 2];
-        let mut n = 0;
-        for src in l.sources.iter_mut().flatten() {
-            if let Some(ssrc) = src.ssrc()
-                && let Some(b) = src.recv.report_block(ssrc)
-            {
-                blocks[n] = b;
-                n += 1;
-            }
-        }
-        if n > 0 {
-            let socket = if l.cfg.rtcp_addr.is_some() {
-                LocalSocket::Rtcp
-            } else {
-                LocalSocket::Rtp
-            };
-            self.transmits.push_back(Transmit {
-                socket,
-                destination: l.cfg.rtcp_destination(),
-                contents: rtcp::receiver_report(sender, &blocks[..n]),
-            });
+        let blocks: Vec<_> = l
+            .sources
+            .iter_mut()
+            .flatten()
+            .filter_map(|s| s.recv.as_mut()?.report_block(now))
+            .collect();
+        if !blocks.is_empty()
+            && let Some(contents) = rtcp::receiver_report(sender, blocks)
+        {
+            let socket = if l.cfg.rtcp_addr.is_some() { LocalSocket::Rtcp } else { LocalSocket::Rtp };
+            self.transmits.push_back(Transmit { socket, destination: l.cfg.rtcp_destination(), contents });
         }
         self.timers.schedule(
             now + self.cfg.rtcp_interval,
@@ -266,14 +248,10 @@ impl Engine {
         let Some(Some(f)) = self.feeds.get(feed.0 as usize) else {
             return;
         };
-        let sr = rtcp::sender_report(
-            f.ssrc,
-            ntp,
-            f.out.timestamp_at(now, f.clock_rate.max(1)),
-            f.packets_sent,
-            f.octets_sent,
-        );
-        for leg in &f.subscribers {
+        let rtp_time = f.out.timestamp_at(now, f.clock_rate.max(1));
+        let sr = rtcp::sender_report(f.ssrc, ntp, rtp_time, f.packets_sent, f.octets_sent);
+        let sr = sr.filter(|_| f.packets_sent > 0);
+        for leg in f.subscribers.iter().filter(|_| sr.is_some()) {
             if let Some(l) = self.legs.get(leg) {
                 let socket = if l.cfg.rtcp_addr.is_some() {
                     LocalSocket::Rtcp
@@ -283,7 +261,7 @@ impl Engine {
                 self.transmits.push_back(Transmit {
                     socket,
                     destination: l.cfg.rtcp_destination(),
-                    contents: sr.clone(),
+                    contents: sr.clone().unwrap_or_default(),
                 });
             }
         }

@@ -4,13 +4,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dais_rtp::{PacketClass, RtpHeader, Ssrc, classify, is_keyframe, rewrite_header, set_marker};
+use dais_rtp::{
+    PacketClass, ReceiveStats, RtpHeader, Ssrc, classify, is_keyframe, rewrite_header, set_marker,
+};
 
 use crate::cache::RetransmitCache;
 use crate::error::{DropReason, MediaError};
 use crate::events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
 use crate::routed::{DestGroup, ForwardItem, Forwards, LocalSocket, Routed, Transmit};
-use crate::rtcp::{self, RecvTracker};
+use crate::rtcp;
 
 mod control;
 use crate::switching::{Decision, FeedState, Gate, OutputClock, PacketInfo, Shown, SwitchCause};
@@ -65,7 +67,8 @@ struct Source {
     /// A coalesced keyframe request waits for this time.
     flush_at: Option<Instant>,
     fir_seq: u8,
-    recv: RecvTracker,
+    /// RFC 3550 reception statistics of the current SSRC, for receiver reports.
+    recv: Option<ReceiveStats>,
 }
 
 impl Source {
@@ -79,7 +82,7 @@ impl Source {
             last_request_at: None,
             flush_at: None,
             fir_seq: 0,
-            recv: RecvTracker::default(),
+            recv: None,
         }
     }
 
@@ -911,7 +914,6 @@ impl Engine {
     /// Ok(true): forwards are in `scratch`.
     fn route_rtp(&mut self, now: Instant, leg_id: LegId, buf: &[u8]) -> Result<bool, DropReason> {
         let hdr = RtpHeader::parse(buf).map_err(|_| DropReason::MalformedRtp)?;
-        let origin = self.origin.unwrap_or(now);
         let Engine {
             legs,
             feeds,
@@ -972,16 +974,16 @@ impl Engine {
                     return Err(DropReason::SsrcProbation);
                 }
                 src.ssrc = SsrcState::Known(ssrc);
-                src.recv.reset();
+                src.recv = None;
                 changed_from = Some(known);
             }
         }
 
         // Health.
         src.last_packet_at = now;
-        let since_origin = now.saturating_duration_since(origin);
-        let arrival = (since_origin.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u64;
-        src.recv.observe(hdr.sequence, hdr.timestamp, arrival);
+        src.recv
+            .get_or_insert_with(|| ReceiveStats::new(hdr.ssrc, clock_rate, Duration::from_secs(1), now))
+            .on_packet(now, &hdr);
         match src.health {
             Health::Waiting => {
                 src.health = Health::Live;
