@@ -18,3 +18,4 @@ pub use crate::core::{
     CallId, CoreConfig, DialTarget, EndReason, RequestId, SipCore, SipEvent, Timers, Transmit,
     Transport,
 };
+pub mod offer_answer;
