@@ -10,14 +10,27 @@ use dais_conference::*;
 #[test]
 fn end_hangs_up_all_stops_redials_and_polling_and_closes_the_record() {
     let mut s = Sim::live(4);
-    s.ok(&chair(), ChairCommand::StartPolling {
-        venues: vec![id("b1"), id("b2")],
-        interval: Duration::from_secs(10),
-    });
+    s.ok(
+        &chair(),
+        ChairCommand::StartPolling {
+            venues: vec![id("b1"), id("b2")],
+            interval: Duration::from_secs(10),
+        },
+    );
     s.ok(&chair(), ChairCommand::SetVoiceActivation { on: true });
-    s.event("b3", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b3",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     s.ok(&chair(), ChairCommand::Dial { venue: id("b3") });
-    s.event("b4", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b4",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     let a = s.ok(&chair(), ChairCommand::EndMeeting);
     assert_eq!(a, vec![Action::HangUpAll]);
     assert_eq!(s.conf.state(), MeetingState::Ended);
@@ -27,30 +40,59 @@ fn end_hangs_up_all_stops_redials_and_polling_and_closes_the_record() {
     }
     let record = s.conf.record().to_vec();
     let n = record.len();
-    assert_eq!(record[n - 2].kind, RecordKind::Command { command: ChairCommand::EndMeeting });
+    assert_eq!(
+        record[n - 2].kind,
+        RecordKind::Command {
+            command: ChairCommand::EndMeeting
+        }
+    );
     assert_eq!(record[n - 2].actor, Some(chair()));
     assert_eq!(
         record[n - 1].kind,
-        RecordKind::StateChanged { from: MeetingState::Live, to: MeetingState::Ended }
+        RecordKind::StateChanged {
+            from: MeetingState::Live,
+            to: MeetingState::Ended
+        }
     );
     s.log.clear();
     // Drops and answers that arrive after the end: no redial, late answers hung up, no record.
-    s.event("b1", LegEvent::Dropped { reason: DropReason::Transport });
+    s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::Transport,
+        },
+    );
     let a = s.answer("b3");
     assert_eq!(a, vec![Action::HangUp { venue: id("b3") }]);
     s.speaker("b2");
     s.advance(Duration::from_secs(3600));
-    assert!(s.log.iter().all(|(_, a)| !matches!(a, Action::Dial { .. } | Action::Show { .. })));
+    assert!(
+        s.log
+            .iter()
+            .all(|(_, a)| !matches!(a, Action::Dial { .. } | Action::Show { .. }))
+    );
     assert_eq!(s.conf.record().len(), n, "the record is closed");
-    assert_eq!(s.conf.admit(s.now, &id("b1")), Err(AdmitError::NotOpen { state: MeetingState::Ended }));
+    assert_eq!(
+        s.conf.admit(s.now, &id("b1")),
+        Err(AdmitError::NotOpen {
+            state: MeetingState::Ended
+        })
+    );
     assert!(matches!(
         s.cmd(&it(), ChairCommand::EndMeeting),
-        Err(CommandError::WrongState { state: MeetingState::Ended, .. })
+        Err(CommandError::WrongState {
+            state: MeetingState::Ended,
+            ..
+        })
     ));
     let snap = s.conf.snapshot();
     assert_eq!(snap.polling.status, PollingStatus::Off);
     assert!(!snap.voice.on);
-    assert!(snap.legs.iter().all(|l| l.picture.is_none() && !l.microphone_open));
+    assert!(
+        snap.legs
+            .iter()
+            .all(|l| l.picture.is_none() && !l.microphone_open)
+    );
     s.check_invariants();
 }
 
@@ -66,10 +108,21 @@ fn a_scheduled_meeting_can_be_ended_without_legs() {
 fn state_transitions_are_only_the_legal_ones() {
     use MeetingState::*;
     let all = [Scheduled, Testing, Live, Ended];
-    let legal = [(Scheduled, Testing), (Scheduled, Live), (Testing, Live), (Scheduled, Ended), (Testing, Ended), (Live, Ended)];
+    let legal = [
+        (Scheduled, Testing),
+        (Scheduled, Live),
+        (Testing, Live),
+        (Scheduled, Ended),
+        (Testing, Ended),
+        (Live, Ended),
+    ];
     for from in all {
         for to in all {
-            assert_eq!(from.can_become(to), legal.contains(&(from, to)), "{from} -> {to}");
+            assert_eq!(
+                from.can_become(to),
+                legal.contains(&(from, to)),
+                "{from} -> {to}"
+            );
         }
     }
     let mut s = Sim::new(1);
@@ -85,8 +138,14 @@ fn state_transitions_are_only_the_legal_ones() {
     assert_eq!(
         changes,
         vec![
-            ConferenceEvent::StateChanged { from: Scheduled, to: Testing },
-            ConferenceEvent::StateChanged { from: Testing, to: Live },
+            ConferenceEvent::StateChanged {
+                from: Scheduled,
+                to: Testing
+            },
+            ConferenceEvent::StateChanged {
+                from: Testing,
+                to: Live
+            },
         ]
     );
 }

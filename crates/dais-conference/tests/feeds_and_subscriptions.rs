@@ -34,9 +34,18 @@ fn opening_shows_the_main_venue_and_joining_venues_subscribe() {
     assert_eq!(shows(&a), vec![(FeedRole::Broadcast, Some(MAIN.into()))]);
     let a = s.answer(MAIN);
     // The main venue broadcasts and has no previous broadcaster to watch.
-    assert_eq!(subscribes(&a), vec![(MAIN.into(), FeedRole::BroadcasterView)]);
-    assert!(a.contains(&Action::SetMicrophone { venue: id(MAIN), open: true }));
-    assert!(a.contains(&Action::BlockAudio { venue: id(MAIN), blocked: false }));
+    assert_eq!(
+        subscribes(&a),
+        vec![(MAIN.into(), FeedRole::BroadcasterView)]
+    );
+    assert!(a.contains(&Action::SetMicrophone {
+        venue: id(MAIN),
+        open: true
+    }));
+    assert!(a.contains(&Action::BlockAudio {
+        venue: id(MAIN),
+        blocked: false
+    }));
     let a = s.answer("b1");
     assert_eq!(subscribes(&a), vec![("b1".into(), FeedRole::Broadcast)]);
     s.check_invariants();
@@ -55,15 +64,25 @@ fn broadcast_switch_resubscribes_only_old_and_new_broadcaster_and_main() {
     );
     assert_eq!(
         subscribes(&a),
-        vec![("b7".into(), FeedRole::BroadcasterView), (MAIN.into(), FeedRole::Broadcast)]
+        vec![
+            ("b7".into(), FeedRole::BroadcasterView),
+            (MAIN.into(), FeedRole::Broadcast)
+        ]
     );
     let a = s.ok(&chair(), ChairCommand::Broadcast { venue: id("b9") });
     assert_eq!(shows(&a), vec![(FeedRole::Broadcast, Some("b9".into()))]);
     assert_eq!(
         subscribes(&a),
-        vec![("b7".into(), FeedRole::Broadcast), ("b9".into(), FeedRole::BroadcasterView)]
+        vec![
+            ("b7".into(), FeedRole::Broadcast),
+            ("b9".into(), FeedRole::BroadcasterView)
+        ]
     );
-    assert_eq!(a.len(), 3, "nothing else moves in a 51-venue meeting: {a:?}");
+    assert_eq!(
+        a.len(),
+        3,
+        "nothing else moves in a 51-venue meeting: {a:?}"
+    );
     s.check_invariants();
 }
 
@@ -81,7 +100,10 @@ fn main_venue_broadcasting_sees_the_previous_broadcaster() {
     );
     assert_eq!(
         subscribes(&a),
-        vec![("b2".into(), FeedRole::Broadcast), (MAIN.into(), FeedRole::BroadcasterView)]
+        vec![
+            ("b2".into(), FeedRole::Broadcast),
+            (MAIN.into(), FeedRole::BroadcasterView)
+        ]
     );
     assert_eq!(s.conf.snapshot().feeds.broadcaster_view, Some(id("b2")));
     s.check_invariants();
@@ -105,7 +127,9 @@ fn chair_view_goes_to_the_main_venue_only_and_stop_view_restores_its_picture() {
     assert_eq!(subscribes(&a), vec![(MAIN.into(), FeedRole::Broadcast)]);
     assert_eq!(
         s.cmd(&chair(), ChairCommand::StopView),
-        Err(CommandError::Conflict { conflict: Conflict::NoView })
+        Err(CommandError::Conflict {
+            conflict: Conflict::NoView
+        })
     );
     s.check_invariants();
 }
@@ -130,7 +154,10 @@ fn switching_to_a_venue_that_is_not_connected_is_refused() {
         ChairCommand::View { venue: id("b2") },
         ChairCommand::RollCall { venue: id("b2") },
     ] {
-        assert_eq!(s.cmd(&chair(), c), Err(CommandError::NotConnected { venue: id("b2") }));
+        assert_eq!(
+            s.cmd(&chair(), c),
+            Err(CommandError::NotConnected { venue: id("b2") })
+        );
     }
 }
 
@@ -138,8 +165,18 @@ fn switching_to_a_venue_that_is_not_connected_is_refused() {
 fn muting_is_kept_per_venue_and_mute_all_spares_the_main_venue() {
     let mut s = Sim::live(3);
     let a = s.ok(&chair(), ChairCommand::Mute { venue: id("b1") });
-    assert_eq!(a, vec![Action::SetMicrophone { venue: id("b1"), open: false }]);
-    assert_eq!(s.ok(&chair(), ChairCommand::Mute { venue: id("b1") }), vec![], "idempotent");
+    assert_eq!(
+        a,
+        vec![Action::SetMicrophone {
+            venue: id("b1"),
+            open: false
+        }]
+    );
+    assert_eq!(
+        s.ok(&chair(), ChairCommand::Mute { venue: id("b1") }),
+        vec![],
+        "idempotent"
+    );
     let a = s.ok(&chair(), ChairCommand::MuteAllButMain);
     let mut closed: Vec<_> = a
         .iter()
@@ -149,10 +186,20 @@ fn muting_is_kept_per_venue_and_mute_all_spares_the_main_venue() {
         })
         .collect();
     closed.sort();
-    assert_eq!(closed, vec!["b2", "b3"], "b1 was already closed; main stays open");
-    assert_eq!(s.shell.mic[&id(MAIN)], true);
+    assert_eq!(
+        closed,
+        vec!["b2", "b3"],
+        "b1 was already closed; main stays open"
+    );
+    assert!(s.shell.mic[&id(MAIN)]);
     let a = s.ok(&chair(), ChairCommand::BlockAudio { venue: id("b2") });
-    assert_eq!(a, vec![Action::BlockAudio { venue: id("b2"), blocked: true }]);
+    assert_eq!(
+        a,
+        vec![Action::BlockAudio {
+            venue: id("b2"),
+            blocked: true
+        }]
+    );
     let snap = s.conf.snapshot();
     let b2 = snap.legs.iter().find(|l| l.venue == id("b2")).unwrap();
     assert!(b2.muted && b2.audio_blocked && !b2.microphone_open);
@@ -165,6 +212,9 @@ fn a_venue_muted_before_it_joins_joins_muted() {
     s.ok(&it(), ChairCommand::StartTesting);
     s.ok(&it(), ChairCommand::Mute { venue: id("b2") });
     let a = s.answer("b2");
-    assert!(a.contains(&Action::SetMicrophone { venue: id("b2"), open: false }));
+    assert!(a.contains(&Action::SetMicrophone {
+        venue: id("b2"),
+        open: false
+    }));
     s.check_invariants();
 }

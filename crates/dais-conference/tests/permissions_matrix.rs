@@ -90,11 +90,24 @@ fn representative(kind: CommandKind) -> (ChairCommand, Vec<ChairCommand>) {
         CommandKind::Unmute => (C::Unmute { venue: b1() }, vec![C::Mute { venue: b1() }]),
         CommandKind::MuteAllButMain => (C::MuteAllButMain, vec![]),
         CommandKind::BlockAudio => (C::BlockAudio { venue: b1() }, vec![]),
-        CommandKind::UnblockAudio => (C::UnblockAudio { venue: b1() }, vec![C::BlockAudio { venue: b1() }]),
+        CommandKind::UnblockAudio => (
+            C::UnblockAudio { venue: b1() },
+            vec![C::BlockAudio { venue: b1() }],
+        ),
         CommandKind::Lock => (C::Lock, vec![]),
         CommandKind::Unlock => (C::Unlock, vec![C::Lock]),
-        CommandKind::Extend => (C::Extend { by: Duration::from_secs(600) }, vec![]),
-        CommandKind::HandChair => (C::HandChair { to: "zhao.chair".into() }, vec![]),
+        CommandKind::Extend => (
+            C::Extend {
+                by: Duration::from_secs(600),
+            },
+            vec![],
+        ),
+        CommandKind::HandChair => (
+            C::HandChair {
+                to: "zhao.chair".into(),
+            },
+            vec![],
+        ),
         CommandKind::Dial => (C::Dial { venue: b1() }, vec![C::HangUp { venue: b1() }]),
         CommandKind::HangUp => (C::HangUp { venue: b1() }, vec![]),
         CommandKind::Redial => (C::Redial { venue: b1() }, vec![]),
@@ -141,7 +154,12 @@ fn every_command_by_every_role_in_every_state() {
                         s.ok(&it(), p);
                     }
                     if kind == CommandKind::Redial {
-                        s.event("b1", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+                        s.event(
+                            "b1",
+                            LegEvent::Dropped {
+                                reason: DropReason::MediaTimeout,
+                            },
+                        );
                     }
                 }
                 let before = s.conf.snapshot();
@@ -152,24 +170,42 @@ fn every_command_by_every_role_in_every_state() {
                 match (role_may(role, kind), state_allows(kind, state)) {
                     (false, _) => assert_eq!(
                         result,
-                        Err(CommandError::NotPermitted { operator: who.operator.clone(), command: kind }),
+                        Err(CommandError::NotPermitted {
+                            operator: who.operator.clone(),
+                            command: kind
+                        }),
                         "{cell}"
                     ),
                     (true, false) => assert_eq!(
                         result,
-                        Err(CommandError::WrongState { command: kind, state }),
+                        Err(CommandError::WrongState {
+                            command: kind,
+                            state
+                        }),
                         "{cell}"
                     ),
                     (true, true) => {
                         assert!(result.is_ok(), "{cell}: {result:?}");
                         let last = s.conf.record().get(record_len).map(|e| &e.kind);
-                        assert_eq!(last, Some(&RecordKind::Command { command }), "{cell}: not recorded first");
-                        assert_eq!(s.conf.record()[record_len].actor.as_ref(), Some(&who), "{cell}");
+                        assert_eq!(
+                            last,
+                            Some(&RecordKind::Command { command }),
+                            "{cell}: not recorded first"
+                        );
+                        assert_eq!(
+                            s.conf.record()[record_len].actor.as_ref(),
+                            Some(&who),
+                            "{cell}"
+                        );
                     }
                 }
                 if result.is_err() {
                     assert_eq!(s.conf.snapshot(), before, "{cell}: a refusal changed state");
-                    assert_eq!(s.conf.record().len(), record_len, "{cell}: a refusal was recorded");
+                    assert_eq!(
+                        s.conf.record().len(),
+                        record_len,
+                        "{cell}: a refusal was recorded"
+                    );
                     let refused = s.events().into_iter().any(|e| {
                         matches!(e, ConferenceEvent::CommandRefused { command, .. } if command == kind)
                     });
@@ -196,7 +232,10 @@ fn site_admin_may_not_touch_another_venue_even_with_a_venue_command() {
         let kind = c.kind();
         assert_eq!(
             s.cmd(&admin, c),
-            Err(CommandError::NotPermitted { operator: admin.operator.clone(), command: kind })
+            Err(CommandError::NotPermitted {
+                operator: admin.operator.clone(),
+                command: kind
+            })
         );
     }
 }
@@ -204,17 +243,27 @@ fn site_admin_may_not_touch_another_venue_even_with_a_venue_command() {
 #[test]
 fn handing_the_chair_moves_the_right_to_command() {
     let mut s = sim_in(MeetingState::Live);
-    s.ok(&chair(), ChairCommand::HandChair { to: "zhao.chair".into() });
+    s.ok(
+        &chair(),
+        ChairCommand::HandChair {
+            to: "zhao.chair".into(),
+        },
+    );
     assert_eq!(s.conf.meeting().chair, "zhao.chair");
     let old = chair();
     assert!(matches!(
         s.cmd(&old, ChairCommand::Broadcast { venue: id("b1") }),
         Err(CommandError::NotPermitted { .. })
     ));
-    s.ok(&actor("other_chair_operator"), ChairCommand::Broadcast { venue: id("b1") });
+    s.ok(
+        &actor("other_chair_operator"),
+        ChairCommand::Broadcast { venue: id("b1") },
+    );
     assert_eq!(
         s.cmd(&it(), ChairCommand::HandChair { to: "  ".into() }),
-        Err(CommandError::InvalidArgument { reason: "the new chair operator's name is empty" })
+        Err(CommandError::InvalidArgument {
+            reason: "the new chair operator's name is empty"
+        })
     );
 }
 
@@ -223,11 +272,23 @@ fn unknown_venue_is_reported_after_permission_and_state() {
     let mut s = sim_in(MeetingState::Live);
     let ghost = id("nowhere");
     assert_eq!(
-        s.cmd(&it(), ChairCommand::Broadcast { venue: ghost.clone() }),
-        Err(CommandError::UnknownVenue { venue: ghost.clone() })
+        s.cmd(
+            &it(),
+            ChairCommand::Broadcast {
+                venue: ghost.clone()
+            }
+        ),
+        Err(CommandError::UnknownVenue {
+            venue: ghost.clone()
+        })
     );
     assert!(matches!(
-        s.cmd(&actor("auditor"), ChairCommand::Broadcast { venue: ghost.clone() }),
+        s.cmd(
+            &actor("auditor"),
+            ChairCommand::Broadcast {
+                venue: ghost.clone()
+            }
+        ),
         Err(CommandError::NotPermitted { .. })
     ));
     let mut ended = sim_in(MeetingState::Ended);

@@ -21,12 +21,17 @@ fn start(s: &mut Sim, venues: &[&str]) {
 }
 
 /// (time, venue) of every broadcast switch and every keyframe request in the log.
-fn timeline(s: &Sim) -> (Vec<(Duration, String)>, Vec<(Duration, String)>) {
+type Timeline = Vec<(Duration, String)>;
+
+fn timeline(s: &Sim) -> (Timeline, Timeline) {
     let mut shows = Vec::new();
     let mut keys = Vec::new();
     for (at, a) in &s.log {
         match a {
-            Action::Show { feed: FeedRole::Broadcast, venue: Some(v) } => shows.push((*at, v.to_string())),
+            Action::Show {
+                feed: FeedRole::Broadcast,
+                venue: Some(v),
+            } => shows.push((*at, v.to_string())),
             Action::RequestKeyframe { venue } => keys.push((*at, venue.to_string())),
             _ => {}
         }
@@ -48,13 +53,21 @@ fn each_tick_lands_exactly_on_the_interval_with_a_keyframe_lead_before_it() {
         .collect();
     assert_eq!(shows, expected);
     let expected_keys: Vec<_> = (1..=7u32)
-        .map(|k| (started + INTERVAL * k - LEAD, order[k as usize % 3].to_string()))
+        .map(|k| {
+            (
+                started + INTERVAL * k - LEAD,
+                order[k as usize % 3].to_string(),
+            )
+        })
         .collect();
     assert_eq!(keys, expected_keys);
     let snap = s.conf.snapshot();
     assert_eq!(snap.polling.status, PollingStatus::Running);
     assert_eq!(snap.polling.interval, Some(INTERVAL));
-    assert_eq!(snap.polling.next_switch, Some(MeetingTime(started + INTERVAL * 8)));
+    assert_eq!(
+        snap.polling.next_switch,
+        Some(MeetingTime(started + INTERVAL * 8))
+    );
     s.check_invariants();
 }
 
@@ -67,8 +80,15 @@ fn a_late_timeout_does_not_drift_the_grid() {
     // The shell wakes 3 s late for the first tick.
     s.now = t + INTERVAL + Duration::from_secs(3);
     let a = s.conf.handle_timeout(s.now);
-    assert!(a.contains(&Action::Show { feed: FeedRole::Broadcast, venue: Some(id("b2")) }));
-    assert_eq!(s.conf.poll_timeout(), Some(t + 2 * INTERVAL - LEAD), "next pre-roll on the grid");
+    assert!(a.contains(&Action::Show {
+        feed: FeedRole::Broadcast,
+        venue: Some(id("b2"))
+    }));
+    assert_eq!(
+        s.conf.poll_timeout(),
+        Some(t + 2 * INTERVAL - LEAD),
+        "next pre-roll on the grid"
+    );
 }
 
 #[test]
@@ -81,7 +101,10 @@ fn venues_that_are_not_connected_are_skipped() {
     let (shows, keys) = timeline(&s);
     let venues: Vec<_> = shows.iter().map(|(_, v)| v.as_str()).collect();
     assert_eq!(venues, vec!["b1", "b3", "b1", "b3"]);
-    assert!(keys.iter().all(|(_, v)| v != "b2"), "no keyframe asked of an absent venue");
+    assert!(
+        keys.iter().all(|(_, v)| v != "b2"),
+        "no keyframe asked of an absent venue"
+    );
     s.check_invariants();
 }
 
@@ -91,7 +114,12 @@ fn a_venue_dropping_between_pre_roll_and_tick_is_skipped_at_the_tick() {
     start(&mut s, &["b1", "b2", "b3"]);
     let a = s.advance(INTERVAL - LEAD);
     assert_eq!(a, vec![Action::RequestKeyframe { venue: id("b2") }]);
-    s.event("b2", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b2",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     s.advance(LEAD);
     assert_eq!(s.conf.broadcast(), &id("b3"));
     s.check_invariants();
@@ -140,7 +168,10 @@ fn an_interval_not_longer_than_the_lead_is_refused() {
     assert_eq!(
         s.cmd(
             &chair(),
-            ChairCommand::StartPolling { venues: vec![id("b1")], interval: LEAD }
+            ChairCommand::StartPolling {
+                venues: vec![id("b1")],
+                interval: LEAD
+            }
         ),
         Err(CommandError::InvalidArgument {
             reason: "the polling interval must be longer than the keyframe lead"

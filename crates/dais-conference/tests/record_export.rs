@@ -12,7 +12,12 @@ fn meeting() -> Sim {
     s.advance(Duration::from_millis(1500));
     s.ok(&chair(), ChairCommand::Broadcast { venue: id("b1") });
     s.advance(Duration::from_secs(2));
-    s.event("b2", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b2",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     let odd = Actor::new("=cmd|' /C calc'!A0, \"x\"", Role::ItCentre);
     s.ok(&odd, ChairCommand::Mute { venue: id("b1") });
     s.ok(&chair(), ChairCommand::EndMeeting);
@@ -25,19 +30,41 @@ fn record_names_who_did_what_and_when() {
     let r = s.conf.record();
     let b = r
         .iter()
-        .position(|e| e.kind == RecordKind::Command { command: ChairCommand::Broadcast { venue: id("b1") } })
+        .position(|e| {
+            e.kind
+                == RecordKind::Command {
+                    command: ChairCommand::Broadcast { venue: id("b1") },
+                }
+        })
         .expect("broadcast recorded");
     assert_eq!(r[b].at, MeetingTime(Duration::from_millis(1500)));
     assert_eq!(r[b].actor, Some(chair()));
     assert_eq!(
         r[b + 1].kind,
-        RecordKind::Shown { feed: FeedRole::Broadcast, venue: Some(id("b1")), cause: ShowCause::Command }
+        RecordKind::Shown {
+            feed: FeedRole::Broadcast,
+            venue: Some(id("b1")),
+            cause: ShowCause::Command
+        }
     );
-    assert!(r.iter().any(|e| e.actor.is_none() && e.kind == RecordKind::Joined { venue: id("b2") }));
-    assert!(r.iter().any(|e| e.at == MeetingTime(Duration::from_millis(3500))
-        && e.kind == RecordKind::Dropped { venue: id("b2"), reason: DropReason::MediaTimeout }));
+    assert!(
+        r.iter()
+            .any(|e| e.actor.is_none() && e.kind == RecordKind::Joined { venue: id("b2") })
+    );
+    assert!(
+        r.iter()
+            .any(|e| e.at == MeetingTime(Duration::from_millis(3500))
+                && e.kind
+                    == RecordKind::Dropped {
+                        venue: id("b2"),
+                        reason: DropReason::MediaTimeout
+                    })
+    );
     let times: Vec<_> = r.iter().map(|e| e.at).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "record in time order");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "record in time order"
+    );
 }
 
 #[test]
@@ -69,7 +96,10 @@ fn csv_export_has_one_quoted_row_per_entry() {
     assert!(broadcast.starts_with(&format!("1500,{CHAIR},chair_operator,broadcast,b1,\"{{")));
     // The hostile operator name is quoted, its quotes doubled, and defused as a formula.
     let mute = lines.iter().find(|l| l.contains(",mute,")).unwrap();
-    assert!(mute.contains(",\"'=cmd|' /C calc'!A0, \"\"x\"\"\",it_centre,mute,b1,"), "{mute}");
+    assert!(
+        mute.contains(",\"'=cmd|' /C calc'!A0, \"\"x\"\"\",it_centre,mute,b1,"),
+        "{mute}"
+    );
     let system = lines.iter().find(|l| l.contains(",dropped,")).unwrap();
     assert!(system.starts_with("3500,,system,dropped,b2,"));
 }
@@ -79,10 +109,13 @@ fn snapshot_serializes_the_whole_live_state() {
     let mut s = Sim::live(2);
     s.ok(&chair(), ChairCommand::Broadcast { venue: id("b1") });
     s.ok(&chair(), ChairCommand::Mute { venue: id("b2") });
-    s.ok(&chair(), ChairCommand::StartPolling {
-        venues: vec![id("b1"), id("b2")],
-        interval: Duration::from_secs(20),
-    });
+    s.ok(
+        &chair(),
+        ChairCommand::StartPolling {
+            venues: vec![id("b1"), id("b2")],
+            interval: Duration::from_secs(20),
+        },
+    );
     let v = serde_json::to_value(s.conf.snapshot()).unwrap();
     assert_eq!(v["state"], "live");
     assert_eq!(v["feeds"]["broadcast"], "b1");
@@ -101,14 +134,25 @@ fn snapshot_serializes_the_whole_live_state() {
 
 #[test]
 fn commands_deserialize_from_api_json() {
-    let c: ChairCommand =
-        serde_json::from_str(r#"{"command":"start_polling","venues":["b1","b2"],"interval":15000}"#).unwrap();
+    let c: ChairCommand = serde_json::from_str(
+        r#"{"command":"start_polling","venues":["b1","b2"],"interval":15000}"#,
+    )
+    .unwrap();
     assert_eq!(
         c,
-        ChairCommand::StartPolling { venues: vec![id("b1"), id("b2")], interval: Duration::from_secs(15) }
+        ChairCommand::StartPolling {
+            venues: vec![id("b1"), id("b2")],
+            interval: Duration::from_secs(15)
+        }
     );
-    assert!(serde_json::from_str::<ChairCommand>(r#"{"command":"broadcast","venue":"Bad Slug"}"#).is_err());
-    let e = serde_json::to_value(CommandError::Conflict { conflict: Conflict::RollCallRunning }).unwrap();
+    assert!(
+        serde_json::from_str::<ChairCommand>(r#"{"command":"broadcast","venue":"Bad Slug"}"#)
+            .is_err()
+    );
+    let e = serde_json::to_value(CommandError::Conflict {
+        conflict: Conflict::RollCallRunning,
+    })
+    .unwrap();
     assert_eq!(e["error"], "conflict");
     assert_eq!(e["conflict"], "roll_call_running");
 }

@@ -26,10 +26,18 @@ fn redials_back_off_then_give_up_with_an_alarm() {
     let mut s = Sim::live(2);
     s.log.clear();
     let t = s.now - s.t0;
-    s.event("b1", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     assert_eq!(
         s.status("b1"),
-        LegStatus::RedialPending { attempt: 1, at: MeetingTime(t + secs(2)) }
+        LegStatus::RedialPending {
+            attempt: 1,
+            at: MeetingTime(t + secs(2))
+        }
     );
     s.advance(secs(2));
     assert_eq!(s.status("b1"), LegStatus::Dialing { attempt: 1 });
@@ -37,13 +45,21 @@ fn redials_back_off_then_give_up_with_an_alarm() {
     s.event("b1", LegEvent::Busy);
     assert_eq!(
         s.status("b1"),
-        LegStatus::RedialPending { attempt: 2, at: MeetingTime(t + secs(6)) }
+        LegStatus::RedialPending {
+            attempt: 2,
+            at: MeetingTime(t + secs(6))
+        }
     );
     s.advance(secs(4));
     s.event("b1", LegEvent::Failed);
     s.advance(secs(8));
     s.event("b1", LegEvent::Failed);
-    assert_eq!(s.status("b1"), LegStatus::Failed { reason: FailReason::Unreachable });
+    assert_eq!(
+        s.status("b1"),
+        LegStatus::Failed {
+            reason: FailReason::Unreachable
+        }
+    );
     s.advance(secs(600));
     assert_eq!(
         dials(&s),
@@ -59,14 +75,22 @@ fn redials_back_off_then_give_up_with_an_alarm() {
         reason: DropReason::MediaTimeout
     }));
     assert!(events.contains(&ConferenceEvent::RedialsExhausted { venue: id("b1") }));
-    assert!(s.conf.record().iter().any(|e| e.kind == RecordKind::RedialsExhausted { venue: id("b1") }));
+    assert!(
+        s.conf
+            .record()
+            .iter()
+            .any(|e| e.kind == RecordKind::RedialsExhausted { venue: id("b1") })
+    );
     // A person can still redial; the backoff starts over.
     s.ok(&chair(), ChairCommand::Redial { venue: id("b1") });
     assert_eq!(s.status("b1"), LegStatus::Dialing { attempt: 0 });
     s.event("b1", LegEvent::Busy);
     assert_eq!(
         s.status("b1"),
-        LegStatus::RedialPending { attempt: 1, at: MeetingTime(s.now - s.t0 + secs(2)) }
+        LegStatus::RedialPending {
+            attempt: 1,
+            at: MeetingTime(s.now - s.t0 + secs(2))
+        }
     );
 }
 
@@ -77,8 +101,16 @@ fn reconnect_restores_picture_mute_block_and_the_broadcast() {
     s.ok(&chair(), ChairCommand::Mute { venue: id("b1") });
     s.ok(&chair(), ChairCommand::BlockAudio { venue: id("b1") });
     s.log.clear();
-    let a = s.event("b1", LegEvent::Dropped { reason: DropReason::SessionTimeout });
-    assert!(a.contains(&Action::Show { feed: FeedRole::Broadcast, venue: Some(id(MAIN)) }));
+    let a = s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::SessionTimeout,
+        },
+    );
+    assert!(a.contains(&Action::Show {
+        feed: FeedRole::Broadcast,
+        venue: Some(id(MAIN))
+    }));
     assert!(s.conf.record().iter().any(|e| matches!(
         &e.kind,
         RecordKind::Shown { cause: ShowCause::Fallback, venue: Some(v), .. } if *v == id(MAIN)
@@ -86,10 +118,22 @@ fn reconnect_restores_picture_mute_block_and_the_broadcast() {
     s.check_invariants();
     s.advance(secs(2));
     let a = s.answer("b1");
-    assert!(a.contains(&Action::Show { feed: FeedRole::Broadcast, venue: Some(id("b1")) }));
-    assert!(a.contains(&Action::Subscribe { venue: id("b1"), feed: FeedRole::BroadcasterView }));
-    assert!(a.contains(&Action::SetMicrophone { venue: id("b1"), open: false }));
-    assert!(a.contains(&Action::BlockAudio { venue: id("b1"), blocked: true }));
+    assert!(a.contains(&Action::Show {
+        feed: FeedRole::Broadcast,
+        venue: Some(id("b1"))
+    }));
+    assert!(a.contains(&Action::Subscribe {
+        venue: id("b1"),
+        feed: FeedRole::BroadcasterView
+    }));
+    assert!(a.contains(&Action::SetMicrophone {
+        venue: id("b1"),
+        open: false
+    }));
+    assert!(a.contains(&Action::BlockAudio {
+        venue: id("b1"),
+        blocked: true
+    }));
     assert!(matches!(s.status("b1"), LegStatus::Connected { .. }));
     s.check_invariants();
     s.advance(secs(600));
@@ -100,7 +144,12 @@ fn reconnect_restores_picture_mute_block_and_the_broadcast() {
 fn a_broadcaster_that_returns_after_the_chair_moved_on_is_not_forced_back() {
     let mut s = Sim::live(3);
     s.ok(&chair(), ChairCommand::Broadcast { venue: id("b1") });
-    s.event("b1", LegEvent::Dropped { reason: DropReason::Transport });
+    s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::Transport,
+        },
+    );
     s.ok(&chair(), ChairCommand::Broadcast { venue: id("b2") });
     s.advance(secs(2));
     s.answer("b1");
@@ -112,13 +161,22 @@ fn a_broadcaster_that_returns_after_the_chair_moved_on_is_not_forced_back() {
 #[test]
 fn a_venue_that_dials_back_in_by_itself_cancels_the_redial() {
     let mut s = Sim::live(2);
-    s.event("b2", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b2",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     s.log.clear();
     assert_eq!(s.conf.admit(s.now, &id("b2")), Ok(()));
     s.answer("b2");
     s.advance(secs(600));
     assert!(dials(&s).is_empty());
-    assert_eq!(s.conf.poll_timeout().map(|t| t > s.now), Some(true), "only the end reminder may remain");
+    assert_eq!(
+        s.conf.poll_timeout().map(|t| t > s.now),
+        Some(true),
+        "only the end reminder may remain"
+    );
 }
 
 #[test]
@@ -132,7 +190,12 @@ fn venues_that_leave_on_purpose_are_not_redialled() {
     assert_eq!(s.status("b1"), LegStatus::HungUp);
     assert_eq!(s.status("b2"), LegStatus::HungUp);
     // Hanging up a venue waiting for its redial cancels the redial.
-    s.event("b3", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b3",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     s.ok(&chair(), ChairCommand::HangUp { venue: id("b3") });
     s.advance(secs(600));
     assert!(dials(&s).is_empty());
@@ -146,10 +209,18 @@ fn with_redial_off_a_drop_stays_dropped() {
     s.ok(&it(), ChairCommand::GoLive);
     s.answer("b1");
     let t = s.now - s.t0;
-    s.event("b1", LegEvent::Dropped { reason: DropReason::Other });
+    s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::Other,
+        },
+    );
     assert_eq!(
         s.status("b1"),
-        LegStatus::Dropped { at: MeetingTime(t), reason: DropReason::Other }
+        LegStatus::Dropped {
+            at: MeetingTime(t),
+            reason: DropReason::Other
+        }
     );
     s.advance(secs(600));
     assert!(dials(&s).is_empty());
@@ -174,12 +245,19 @@ fn a_chair_dial_that_is_busy_is_retried_by_the_policy() {
 fn nonsense_leg_events_are_ignored_not_errors() {
     let mut s = Sim::live(1);
     let before = s.conf.snapshot();
-    for e in [LegEvent::Ringing, LegEvent::Busy, LegEvent::Failed, LegEvent::Answered, LegEvent::Dialing] {
+    for e in [
+        LegEvent::Ringing,
+        LegEvent::Busy,
+        LegEvent::Failed,
+        LegEvent::Answered,
+        LegEvent::Dialing,
+    ] {
         assert_eq!(s.event("b1", e), vec![]);
     }
     assert_eq!(s.conf.snapshot(), before);
     assert_eq!(
-        s.conf.handle_leg_event(s.now, &id("ghost"), LegEvent::Answered),
+        s.conf
+            .handle_leg_event(s.now, &id("ghost"), LegEvent::Answered),
         Err(EventError::UnknownVenue { venue: id("ghost") })
     );
 }

@@ -22,7 +22,10 @@ fn broadcast_switches(s: &Sim) -> Vec<(Duration, String)> {
     s.log
         .iter()
         .filter_map(|(at, a)| match a {
-            Action::Show { feed: FeedRole::Broadcast, venue: Some(v) } => Some((*at, v.to_string())),
+            Action::Show {
+                feed: FeedRole::Broadcast,
+                venue: Some(v),
+            } => Some((*at, v.to_string())),
             _ => None,
         })
         .collect()
@@ -37,7 +40,10 @@ fn a_steady_speaker_is_shown_after_exactly_the_hold_time() {
     assert_eq!(s.conf.broadcast(), &id(MAIN));
     assert_eq!(s.conf.snapshot().voice.candidate, Some(id("b1")));
     s.advance(Duration::from_millis(1));
-    assert_eq!(broadcast_switches(&s), vec![(t + HOLD - s.t0, "b1".to_string())]);
+    assert_eq!(
+        broadcast_switches(&s),
+        vec![(t + HOLD - s.t0, "b1".to_string())]
+    );
     // Repeated reports from the same speaker do not restart the hold.
     s.speaker("b2");
     s.advance(Duration::from_secs(1));
@@ -55,7 +61,11 @@ fn two_equally_loud_venues_never_flap() {
         s.speaker(if k % 2 == 0 { "b1" } else { "b2" });
         s.advance(Duration::from_millis(500));
     }
-    assert!(broadcast_switches(&s).is_empty(), "{:?}", broadcast_switches(&s));
+    assert!(
+        broadcast_switches(&s).is_empty(),
+        "{:?}",
+        broadcast_switches(&s)
+    );
 }
 
 #[test]
@@ -97,7 +107,10 @@ fn a_hand_switch_counts_as_a_switch_for_the_dwell() {
     s.ok(&chair(), ChairCommand::Broadcast { venue: id("b3") });
     s.speaker("b1");
     s.advance(Duration::from_secs(10));
-    assert_eq!(broadcast_switches(&s).last(), Some(&(t + DWELL - s.t0, "b1".to_string())));
+    assert_eq!(
+        broadcast_switches(&s).last(),
+        Some(&(t + DWELL - s.t0, "b1".to_string()))
+    );
 }
 
 #[test]
@@ -122,7 +135,12 @@ fn a_candidate_that_drops_is_forgotten() {
     let mut s = voice_on(2);
     s.speaker("b1");
     s.advance(Duration::from_secs(1));
-    s.event("b1", LegEvent::Dropped { reason: DropReason::MediaTimeout });
+    s.event(
+        "b1",
+        LegEvent::Dropped {
+            reason: DropReason::MediaTimeout,
+        },
+    );
     s.advance(Duration::from_secs(5));
     assert_eq!(s.conf.broadcast(), &id(MAIN));
     s.check_invariants();

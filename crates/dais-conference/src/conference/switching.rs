@@ -345,22 +345,22 @@ impl Conference {
     }
 
     pub(super) fn cmd_resume_polling(&mut self, now: Instant) -> Result<(), CommandError> {
+        if !matches!(self.polling, Polling::Paused { .. }) {
+            return Err(Self::conflict(Conflict::PollingNotPaused));
+        }
+        if self.roll_call.is_some() {
+            return Err(Self::conflict(Conflict::RollCallRunning));
+        }
         let Polling::Paused {
             order,
             next,
             interval,
         } = std::mem::replace(&mut self.polling, Polling::Off)
         else {
-            return Err(Self::conflict(Conflict::PollingNotPaused));
+            return Err(CommandError::Internal {
+                detail: "polling changed state during resume",
+            });
         };
-        if self.roll_call.is_some() {
-            self.polling = Polling::Paused {
-                order,
-                next,
-                interval,
-            };
-            return Err(Self::conflict(Conflict::RollCallRunning));
-        }
         self.clear_voice_candidate();
         // The venue on screen gets a full interval before the next switch.
         self.schedule_tick(order, next, interval, now + interval);

@@ -27,7 +27,11 @@ pub fn plan(branches: usize) -> MeetingPlan {
         venues.push(Venue {
             id: v.clone(),
             name: format!("Branch {i}"),
-            kind: if i % 2 == 0 { VenueKind::City } else { VenueKind::Branch },
+            kind: if i % 2 == 0 {
+                VenueKind::City
+            } else {
+                VenueKind::Branch
+            },
             parent: Some(id(MAIN)),
         });
         order.push(v);
@@ -184,7 +188,10 @@ impl Sim {
         if matches!(e, LegEvent::Dropped { .. } | LegEvent::HungUpByVenue) {
             self.shell.forget(&id(venue));
         }
-        let a = self.conf.handle_leg_event(self.now, &id(venue), e).expect("known venue");
+        let a = self
+            .conf
+            .handle_leg_event(self.now, &id(venue), e)
+            .expect("known venue");
         self.take(a)
     }
 
@@ -193,7 +200,10 @@ impl Sim {
     }
 
     pub fn speaker(&mut self, venue: &str) -> Vec<Action> {
-        let a = self.conf.handle_dominant_speaker(self.now, &id(venue)).expect("known venue");
+        let a = self
+            .conf
+            .handle_dominant_speaker(self.now, &id(venue))
+            .expect("known venue");
         self.take(a)
     }
 
@@ -228,7 +238,10 @@ impl Sim {
         let snap = self.conf.snapshot();
         if snap.state == MeetingState::Live || snap.state == MeetingState::Testing {
             assert_eq!(self.shell.feed(FeedRole::Broadcast), snap.feeds.broadcast);
-            assert_eq!(self.shell.feed(FeedRole::BroadcasterView), snap.feeds.broadcaster_view);
+            assert_eq!(
+                self.shell.feed(FeedRole::BroadcasterView),
+                snap.feeds.broadcaster_view
+            );
             assert_eq!(self.shell.feed(FeedRole::ChairView), snap.feeds.chair_view);
             assert_eq!(snap.feeds.broadcast.as_ref(), Some(self.conf.broadcast()));
         }
@@ -238,13 +251,25 @@ impl Sim {
             let mic = self.shell.mic.get(&leg.venue).copied();
             if connected {
                 assert_eq!(sub, leg.picture, "{}: shell picture differs", leg.venue);
-                assert_eq!(mic, Some(leg.microphone_open), "{}: shell mic differs", leg.venue);
-                assert_eq!(self.shell.blocked.get(&leg.venue).copied(), Some(leg.audio_blocked));
+                assert_eq!(
+                    mic,
+                    Some(leg.microphone_open),
+                    "{}: shell mic differs",
+                    leg.venue
+                );
+                assert_eq!(
+                    self.shell.blocked.get(&leg.venue).copied(),
+                    Some(leg.audio_blocked)
+                );
                 if Some(&leg.venue) == snap.feeds.broadcast.as_ref() {
                     assert_ne!(sub, Some(FeedRole::Broadcast), "broadcaster watches itself");
                 }
                 if leg.venue != snap.main_venue {
-                    assert_ne!(sub, Some(FeedRole::ChairView), "only the main venue sees the chair view");
+                    assert_ne!(
+                        sub,
+                        Some(FeedRole::ChairView),
+                        "only the main venue sees the chair view"
+                    );
                 }
             } else {
                 assert_eq!(sub, None, "{}: not connected but subscribed", leg.venue);
@@ -254,10 +279,16 @@ impl Sim {
             if leg.muted {
                 assert_ne!(mic, Some(true), "{}: muted but microphone open", leg.venue);
             }
-            if let Some(r) = &snap.roll_call {
-                if &leg.venue != r && leg.venue != snap.main_venue {
-                    assert_ne!(mic, Some(true), "{}: open during another's roll call", leg.venue);
-                }
+            if let Some(r) = &snap.roll_call
+                && &leg.venue != r
+                && leg.venue != snap.main_venue
+            {
+                assert_ne!(
+                    mic,
+                    Some(true),
+                    "{}: open during another's roll call",
+                    leg.venue
+                );
             }
         }
         if snap.state == MeetingState::Ended {
