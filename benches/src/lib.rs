@@ -35,6 +35,9 @@ pub trait Forwarder: Send {
 
     /// Called when the socket was idle or after each batch: timers, generated packets.
     fn on_tick(&mut self, _now: Instant, _io: &mut SendIo<'_>) {}
+
+    /// A chair command from the harness: show venue number `venue` (1-based).
+    fn switch_to(&mut self, _now: Instant, _venue: u32) {}
 }
 
 /// The forwarder's sending side: its socket and reusable fan-out scratch.
@@ -66,6 +69,13 @@ impl SendIo<'_> {
             }
         }
         done
+    }
+}
+
+impl SendIo<'_> {
+    /// Sends one generated datagram (RTCP and the like) to one destination; best effort.
+    pub fn send_to(&mut self, datagram: &[u8], dest: SocketAddr) -> bool {
+        self.socket.send_to(datagram, dest).is_ok()
     }
 }
 
@@ -151,9 +161,37 @@ pub struct RunReport {
     pub latency_p99_us: u64,
     /// Received datagrams per venue number, to see what the receivers watched.
     pub received_by_venue: HashMap<u32, u64>,
+    /// Switch commands: when (since the run's origin) and to which venue.
+    pub switches: Vec<(Duration, u32)>,
+    /// Per receiver, each change of the venue it received: when and to which venue.
+    pub transitions: Vec<Vec<(Duration, u32)>>,
+    /// Sequence-number discontinuities seen by the receivers (gaps or repeats in the one
+    /// stream each receiver gets).
+    pub seq_discontinuities: u64,
+    /// Packets of a new venue that arrived before that venue's keyframe (a switch that did not
+    /// land on a keyframe).
+    pub before_keyframe: u64,
 }
 
 impl RunReport {
+    /// Switch latencies: for each command and each receiver, the time from the command to the
+    /// first packet of the new venue at that receiver. Commands never seen land are skipped.
+    pub fn switch_latencies(&self) -> Vec<Duration> {
+        let mut out = Vec::new();
+        for (i, (at, venue)) in self.switches.iter().enumerate() {
+            let until = self.switches.get(i + 1).map(|(t, _)| *t);
+            for rx in &self.transitions {
+                if let Some((t, _)) = rx
+                    .iter()
+                    .find(|(t, v)| t >= at && v == venue && until.is_none_or(|u| *t < u))
+                {
+                    out.push(*t - *at);
+                }
+            }
+        }
+        out
+    }
+
     /// Forwarder CPU nanoseconds per datagram sent.
     pub fn cpu_ns_per_sent(&self) -> f64 {
         if self.forwarded_out == 0 {
@@ -219,7 +257,7 @@ impl Rig {
         self,
         load: &Load,
         mut fwd: F,
-        mut during: impl FnMut(Duration),
+        mut during: impl FnMut(Duration) -> Option<u32>,
     ) -> RunReport {
         let origin = Instant::now();
         let stop_fwd = Arc::new(AtomicBool::new(false));
@@ -227,6 +265,7 @@ impl Rig {
         let fwd_socket = self.forwarder;
         let fwd_addr = fwd_socket.local_addr().unwrap();
 
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<u32>();
         let stop = stop_fwd.clone();
         let forwarder = thread::spawn(move || {
             let mut batch = RecvBatch::new(32);
@@ -234,6 +273,9 @@ impl Rig {
             let (mut fin, mut fout) = (0u64, 0u64);
             let cpu0 = thread_cpu_time();
             while !stop.load(Ordering::Relaxed) {
+                while let Ok(v) = cmd_rx.try_recv() {
+                    fwd.switch_to(Instant::now(), v);
+                }
                 if !wait_readable(&fwd_socket, 5) {
                     let mut io = SendIo {
                         socket: &fwd_socket,
@@ -281,6 +323,10 @@ impl Rig {
                 })
                 .collect();
             let mut received = 0u64;
+            let mut transitions: Vec<Vec<(Duration, u32)>> = vec![Vec::new(); pfds.len()];
+            let mut last_seq: Vec<Option<u16>> = vec![None; pfds.len()];
+            let mut discontinuities = 0u64;
+            let mut before_keyframe = 0u64;
             loop {
                 // SAFETY: pfds is a valid array of pollfd for the call.
                 let ready =
@@ -303,10 +349,26 @@ impl Rig {
                                 continue;
                             };
                             received += 1;
+                            if buf.len() >= 4 {
+                                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                                if let Some(prev) = last_seq[i]
+                                    && seq != prev.wrapping_add(1)
+                                {
+                                    discontinuities += 1;
+                                }
+                                last_seq[i] = Some(seq);
+                            }
                             let Some(payload) = buf.get(12..) else {
                                 continue;
                             };
                             if let Some(p) = Probe::parse(payload) {
+                                let t = &mut transitions[i];
+                                if t.last().map(|(_, v)| *v) != Some(p.venue) {
+                                    if !(p.keyframe && p.index == 0) {
+                                        before_keyframe += 1;
+                                    }
+                                    t.push((Duration::from_nanos(now_ns), p.venue));
+                                }
                                 *by_venue.entry(p.venue).or_default() += 1;
                                 let us = now_ns.saturating_sub(p.sent_ns) / 1000;
                                 let _ = hist.record(us.max(1));
@@ -315,7 +377,14 @@ impl Rig {
                     }
                 }
             }
-            (received, hist, by_venue)
+            (
+                received,
+                hist,
+                by_venue,
+                transitions,
+                discontinuities,
+                before_keyframe,
+            )
         });
 
         let senders = self.senders;
@@ -363,8 +432,13 @@ impl Rig {
             sent
         });
 
+        let mut switches = Vec::new();
         while !sender.is_finished() {
-            during(origin.elapsed());
+            let at = origin.elapsed();
+            if let Some(v) = during(at) {
+                switches.push((at, v));
+                let _ = cmd_tx.send(v);
+            }
             thread::sleep(Duration::from_millis(10));
         }
         let sent = sender.join().unwrap();
@@ -374,7 +448,8 @@ impl Rig {
         let (fin, fout, cpu) = forwarder.join().unwrap();
         thread::sleep(Duration::from_millis(100));
         stop_rx.store(true, Ordering::Relaxed);
-        let (received, hist, by_venue) = receiver.join().unwrap();
+        let (received, hist, by_venue, transitions, seq_discontinuities, before_keyframe) =
+            receiver.join().unwrap();
         RunReport {
             sent,
             forwarded_in: fin,
@@ -384,6 +459,10 @@ impl Rig {
             latency_p50_us: hist.value_at_quantile(0.5),
             latency_p99_us: hist.value_at_quantile(0.99),
             received_by_venue: by_venue,
+            switches,
+            transitions,
+            seq_discontinuities,
+            before_keyframe,
         }
     }
 }

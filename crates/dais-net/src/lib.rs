@@ -13,6 +13,8 @@
 //! reused.
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod media_task;
+pub mod meeting;
 pub mod sim;
 pub mod udp;

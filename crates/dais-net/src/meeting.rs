@@ -1,0 +1,691 @@
+//! The meeting controller: one tokio task per meeting that runs the conference policy
+//! ([`Conference`]) and carries out its [`Action`]s on the meeting's media task and on the legs.
+//!
+//! ```text
+//!  operators ──Command──►┐                          ┌──► MediaHandle (switch, subscribe)
+//!  SIP / demo ─LegUp/Down►│ MeetingController task   │
+//!                         │  Conference (policy)     ├──► Dialer (dial, hang up)
+//!  media task ─MediaEvent►┘                          └──► events (broadcast, for WebSockets)
+//! ```
+//!
+//! The controller owns the mapping between the policy's world (venues, feed roles) and the
+//! engine's (legs, feed ids). The audio of a picture follows the picture until the audio mixer
+//! exists: each feed role has a video feed and an audio feed, both switched together, and a
+//! muted venue's audio is never switched in.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use dais_conference::{
+    Action, Actor, ChairCommand, CommandError, Conference, ConferenceConfig, ConferenceEvent,
+    FeedRole, LegEvent, MeetingPlan, Snapshot, VenueId,
+};
+use dais_media::{FeedId, LegConfig, LegId, MediaEvent, MediaKind};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::media_task::{MediaHandle, MediaTaskError, Snapshot as MediaSnapshot};
+
+/// Places and ends calls for the controller. Implemented by the SIP service (real venues) and
+/// by the demo (simulated venues). Calls must not block: start the work and report back through
+/// [`MeetingHandle::leg_progress`], [`MeetingHandle::leg_up`] and [`MeetingHandle::leg_down`].
+pub trait Dialer: Send + Sync + 'static {
+    /// Calls `venue` into meeting `number`.
+    fn dial(&self, number: &str, venue: &VenueId);
+    /// Ends `venue`'s leg of meeting `number`.
+    fn hang_up(&self, number: &str, venue: &VenueId);
+}
+
+/// A dialer for meetings whose venues only ever dial in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoDialer;
+
+impl Dialer for NoDialer {
+    fn dial(&self, number: &str, venue: &VenueId) {
+        warn!(meeting = number, venue = %venue, "dial-out requested but no dialer is configured");
+    }
+    fn hang_up(&self, number: &str, venue: &VenueId) {
+        debug!(meeting = number, venue = %venue, "hang-up without a dialer");
+    }
+}
+
+/// What operators and the web console see happen in a meeting.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MeetingEvent {
+    /// A policy event (state, legs, what is shown, polling, refusals…).
+    Conference {
+        /// The event.
+        #[serde(flatten)]
+        event: ConferenceEvent,
+    },
+    /// A switch was asked of the media engine.
+    SwitchRequested {
+        /// Which picture.
+        feed: FeedRole,
+        /// To which venue.
+        venue: Option<VenueId>,
+    },
+    /// The media engine cut a picture over (on a keyframe, or forced after the timeout).
+    SwitchCompleted {
+        /// Which picture.
+        feed: FeedRole,
+        /// The venue now shown.
+        venue: VenueId,
+        /// From the switch request to the cut-over, in milliseconds.
+        latency_ms: f64,
+        /// True when the timeout forced the cut-over without a keyframe.
+        forced: bool,
+    },
+    /// A venue's media stopped or resumed, or its picture froze.
+    MediaHealth {
+        /// The venue.
+        venue: VenueId,
+        /// `no_media`, `resumed`, `frozen` or `thawed`.
+        state: &'static str,
+    },
+}
+
+/// Why a leg could not be brought up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LegError {
+    /// The policy refused the venue (unknown, locked meeting, ended meeting…).
+    #[error("venue not admitted: {0}")]
+    NotAdmitted(String),
+    /// The media engine refused the leg.
+    #[error(transparent)]
+    Media(#[from] MediaTaskError),
+    /// The meeting's controller has ended.
+    #[error("the meeting has ended")]
+    Gone,
+}
+
+enum Msg {
+    Command(
+        Actor,
+        ChairCommand,
+        oneshot::Sender<Result<(), CommandError>>,
+    ),
+    Snapshot(oneshot::Sender<MeetingView>),
+    Admit(VenueId, oneshot::Sender<Result<(), String>>),
+    LegUp(VenueId, LegConfig, oneshot::Sender<Result<LegId, LegError>>),
+    LegProgress(VenueId, LegEvent),
+    LegDown(VenueId, LegEvent),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The whole live state of a meeting in one value (what `GET /api/v1/meetings/{number}` shows).
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingView {
+    /// The policy's view: state, legs, feeds, mutes, polling, roll call.
+    pub conference: Snapshot,
+    /// Media figures per venue.
+    pub media: Vec<VenueMedia>,
+    /// The meeting's RTP address.
+    pub rtp_addr: String,
+    /// Datagrams dropped by the shell because a socket buffer was full.
+    pub send_dropped: u64,
+}
+
+/// One venue's media figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct VenueMedia {
+    /// The venue.
+    pub venue: VenueId,
+    /// RTP packets received from it.
+    pub packets_in: u64,
+    /// Keyframe requests sent to it.
+    pub keyframe_requests: u64,
+    /// Packets of it dropped (all reasons).
+    pub dropped: u64,
+}
+
+/// The control plane's handle on a meeting. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MeetingHandle {
+    number: String,
+    tx: mpsc::Sender<Msg>,
+    events: broadcast::Sender<MeetingEvent>,
+    media: MediaHandle,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Command(..) => "Command",
+            Msg::Snapshot(..) => "Snapshot",
+            Msg::Admit(..) => "Admit",
+            Msg::LegUp(..) => "LegUp",
+            Msg::LegProgress(..) => "LegProgress",
+            Msg::LegDown(..) => "LegDown",
+            Msg::Shutdown(..) => "Shutdown",
+        })
+    }
+}
+
+/// Errors of a command sent through the handle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The policy refused it (permission, state, unknown venue, conflict).
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// The meeting's controller has ended.
+    #[error("the meeting has ended")]
+    Gone,
+}
+
+impl MeetingHandle {
+    /// The meeting number.
+    pub fn number(&self) -> &str {
+        &self.number
+    }
+
+    /// The meeting's media task.
+    pub fn media(&self) -> &MediaHandle {
+        &self.media
+    }
+
+    /// A new subscription to the meeting's events.
+    pub fn subscribe(&self) -> broadcast::Receiver<MeetingEvent> {
+        self.events.subscribe()
+    }
+
+    /// Runs a chair command for `actor`.
+    pub async fn command(&self, actor: Actor, cmd: ChairCommand) -> Result<(), ControlError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command(actor, cmd, tx))
+            .await
+            .map_err(|_| ControlError::Gone)?;
+        Ok(rx.await.map_err(|_| ControlError::Gone)??)
+    }
+
+    /// The live state.
+    pub async fn view(&self) -> Option<MeetingView> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Snapshot(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// May `venue` join now? (Before answering a dial-in.)
+    pub async fn admit(&self, venue: &VenueId) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Admit(venue.clone(), tx))
+            .await
+            .map_err(|_| "meeting ended".to_string())?;
+        rx.await.map_err(|_| "meeting ended".to_string())?
+    }
+
+    /// A venue's call is up with these media parameters: add it to the media engine and tell
+    /// the policy. Returns the engine's leg id.
+    pub async fn leg_up(&self, venue: &VenueId, cfg: LegConfig) -> Result<LegId, LegError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::LegUp(venue.clone(), cfg, tx))
+            .await
+            .map_err(|_| LegError::Gone)?;
+        rx.await.map_err(|_| LegError::Gone)?
+    }
+
+    /// Dial-out progress (dialing, ringing, busy, failed).
+    pub async fn leg_progress(&self, venue: &VenueId, ev: LegEvent) {
+        let _ = self.tx.send(Msg::LegProgress(venue.clone(), ev)).await;
+    }
+
+    /// A venue's call ended (`HungUpByVenue`, `Dropped{..}`).
+    pub async fn leg_down(&self, venue: &VenueId, ev: LegEvent) {
+        let _ = self.tx.send(Msg::LegDown(venue.clone(), ev)).await;
+    }
+
+    /// Ends the meeting (every leg hung up) and stops its tasks; waits for both.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FeedPair {
+    video: FeedId,
+    audio: FeedId,
+}
+
+/// Starts a meeting: its feeds on `media`, and its controller task.
+///
+/// # Errors
+/// When the plan is invalid or the media task is gone.
+pub async fn start(
+    plan: MeetingPlan,
+    config: ConferenceConfig,
+    media: MediaHandle,
+    mut media_events: mpsc::Receiver<MediaEvent>,
+    dialer: std::sync::Arc<dyn Dialer>,
+) -> Result<MeetingHandle, String> {
+    let number = plan.number.clone();
+    let conf = Conference::new(Instant::now(), plan, config).map_err(|e| e.to_string())?;
+    let mut feeds = HashMap::new();
+    for role in [
+        FeedRole::Broadcast,
+        FeedRole::BroadcasterView,
+        FeedRole::ChairView,
+    ] {
+        let video = media
+            .create_feed(MediaKind::Video)
+            .await
+            .map_err(|e| e.to_string())?;
+        let audio = media
+            .create_feed(MediaKind::Audio)
+            .await
+            .map_err(|e| e.to_string())?;
+        feeds.insert(role, FeedPair { video, audio });
+    }
+    let (tx, mut rx) = mpsc::channel(256);
+    let (events, _) = broadcast::channel(1024);
+    let handle = MeetingHandle {
+        number: number.clone(),
+        tx,
+        events: events.clone(),
+        media: media.clone(),
+    };
+    let mut ctl = Controller {
+        number,
+        conf,
+        media,
+        feeds,
+        dialer,
+        events,
+        legs: HashMap::new(),
+        main_kind: HashMap::new(),
+        venue_of: HashMap::new(),
+        watching: HashMap::new(),
+        shown: HashMap::new(),
+        mic_closed: Default::default(),
+        audio_blocked: Default::default(),
+        next_leg: 1,
+        switch_asked: HashMap::new(),
+    };
+    tokio::spawn(async move {
+        loop {
+            let deadline = ctl.conf.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Shutdown(done)) => {
+                        ctl.end_all().await;
+                        ctl.media.shutdown().await;
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(msg) => ctl.handle(msg).await,
+                    None => {
+                        ctl.end_all().await;
+                        ctl.media.shutdown().await;
+                        break;
+                    }
+                },
+                ev = media_events.recv() => {
+                    if let Some(ev) = ev {
+                        ctl.media_event(ev).await;
+                    }
+                }
+                () = sleep => {
+                    let actions = ctl.conf.handle_timeout(Instant::now());
+                    ctl.apply(actions).await;
+                }
+            }
+            ctl.publish();
+        }
+        info!(meeting = %ctl.number, "meeting controller ended");
+    });
+    Ok(handle)
+}
+
+struct Controller {
+    number: String,
+    conf: Conference,
+    media: MediaHandle,
+    feeds: HashMap<FeedRole, FeedPair>,
+    dialer: std::sync::Arc<dyn Dialer>,
+    events: broadcast::Sender<MeetingEvent>,
+    legs: HashMap<VenueId, LegId>,
+    /// The main media kind of each leg: its silence means the venue is gone.
+    main_kind: HashMap<LegId, MediaKind>,
+    venue_of: HashMap<LegId, VenueId>,
+    /// The picture each venue should watch (the policy says it only when it changes).
+    watching: HashMap<VenueId, FeedRole>,
+    /// What each feed role shows.
+    shown: HashMap<FeedRole, Option<VenueId>>,
+    mic_closed: std::collections::HashSet<VenueId>,
+    audio_blocked: std::collections::HashSet<VenueId>,
+    next_leg: u32,
+    switch_asked: HashMap<FeedId, Instant>,
+}
+
+impl Controller {
+    async fn handle(&mut self, msg: Msg) {
+        let now = Instant::now();
+        match msg {
+            Msg::Command(actor, cmd, reply) => match self.conf.command(now, &actor, cmd) {
+                Ok(actions) => {
+                    self.apply(actions).await;
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Msg::Snapshot(reply) => {
+                let _ = reply.send(self.view().await);
+            }
+            Msg::Admit(venue, reply) => {
+                let _ = reply.send(self.conf.admit(now, &venue).map_err(|e| e.to_string()));
+            }
+            Msg::LegUp(venue, cfg, reply) => {
+                let r = self.leg_up(now, venue, cfg).await;
+                let _ = reply.send(r);
+            }
+            Msg::LegProgress(venue, ev) => self.leg_event(now, &venue, ev).await,
+            Msg::LegDown(venue, ev) => {
+                self.remove_leg(&venue).await;
+                self.leg_event(now, &venue, ev).await;
+            }
+            Msg::Shutdown(_) => {}
+        }
+    }
+
+    /// Takes a venue's leg out of the media engine (its picture feeds go idle).
+    async fn remove_leg(&mut self, venue: &VenueId) {
+        if let Some(leg) = self.legs.remove(venue) {
+            self.venue_of.remove(&leg);
+            self.main_kind.remove(&leg);
+            let _ = self.media.remove_leg(leg).await;
+        }
+    }
+
+    async fn leg_event(&mut self, now: Instant, venue: &VenueId, ev: LegEvent) {
+        match self.conf.handle_leg_event(now, venue, ev) {
+            Ok(actions) => self.apply(actions).await,
+            Err(e) => {
+                debug!(meeting = %self.number, venue = %venue, error = %e, "leg event ignored")
+            }
+        }
+    }
+
+    async fn leg_up(
+        &mut self,
+        now: Instant,
+        venue: VenueId,
+        cfg: LegConfig,
+    ) -> Result<LegId, LegError> {
+        self.conf
+            .admit(now, &venue)
+            .map_err(|e| LegError::NotAdmitted(e.to_string()))?;
+        // A venue that calls again while its old leg lingers replaces it.
+        self.remove_leg(&venue).await;
+        let leg = LegId(self.next_leg);
+        self.next_leg += 1;
+        self.media.add_leg(leg, cfg).await?;
+        let kind = if cfg.video.is_some() {
+            MediaKind::Video
+        } else {
+            MediaKind::Audio
+        };
+        self.main_kind.insert(leg, kind);
+        self.legs.insert(venue.clone(), leg);
+        self.venue_of.insert(leg, venue.clone());
+        let role = *self.watching.get(&venue).unwrap_or(&FeedRole::Broadcast);
+        self.subscribe(&venue, role).await;
+        match self.conf.handle_leg_event(now, &venue, LegEvent::Answered) {
+            Ok(actions) => self.apply(actions).await,
+            Err(e) => {
+                debug!(meeting = %self.number, venue = %venue, error = %e, "answer not taken")
+            }
+        }
+        // A feed that was waiting for this venue can show it now.
+        let waiting: Vec<FeedRole> = self
+            .shown
+            .iter()
+            .filter(|(_, v)| v.as_ref() == Some(&venue))
+            .map(|(r, _)| *r)
+            .collect();
+        for role in waiting {
+            self.show(role, Some(venue.clone())).await;
+        }
+        Ok(leg)
+    }
+
+    async fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Show { feed, venue } => self.show(feed, venue).await,
+                Action::Subscribe { venue, feed } => {
+                    self.watching.insert(venue.clone(), feed);
+                    self.subscribe(&venue, feed).await;
+                }
+                Action::SetMicrophone { venue, open } => {
+                    if open {
+                        self.mic_closed.remove(&venue);
+                    } else {
+                        self.mic_closed.insert(venue.clone());
+                    }
+                    self.refresh_audio(&venue).await;
+                }
+                Action::BlockAudio { venue, blocked } => {
+                    if blocked {
+                        self.audio_blocked.insert(venue.clone());
+                    } else {
+                        self.audio_blocked.remove(&venue);
+                    }
+                    let role = *self.watching.get(&venue).unwrap_or(&FeedRole::Broadcast);
+                    self.subscribe(&venue, role).await;
+                }
+                Action::RequestKeyframe { venue } => {
+                    // The engine asks for a keyframe itself on every switch; an early request
+                    // before a polling tick is an optimisation the engine does not offer yet.
+                    debug!(meeting = %self.number, venue = %venue, "keyframe pre-roll requested");
+                }
+                Action::Dial { venue } => self.dialer.dial(&self.number, &venue),
+                Action::HangUp { venue } => {
+                    self.dialer.hang_up(&self.number, &venue);
+                    self.remove_leg(&venue).await;
+                }
+                Action::HangUpAll => self.hang_up_all().await,
+            }
+        }
+    }
+
+    async fn hang_up_all(&mut self) {
+        let venues: Vec<VenueId> = self.legs.keys().cloned().collect();
+        for venue in venues {
+            self.dialer.hang_up(&self.number, &venue);
+            self.remove_leg(&venue).await;
+        }
+    }
+
+    /// Ends the meeting through the policy (so the record says so), then hangs up whatever is
+    /// left.
+    async fn end_all(&mut self) {
+        let system = Actor::new("system", dais_conference::Role::ItCentre);
+        if let Ok(actions) = self
+            .conf
+            .command(Instant::now(), &system, ChairCommand::EndMeeting)
+        {
+            self.apply(actions).await;
+        }
+        self.hang_up_all().await;
+        self.publish();
+    }
+
+    async fn show(&mut self, role: FeedRole, venue: Option<VenueId>) {
+        self.shown.insert(role, venue.clone());
+        let Some(pair) = self.feeds.get(&role).copied() else {
+            return;
+        };
+        let leg = venue.as_ref().and_then(|v| self.legs.get(v)).copied();
+        let _ = self.events.send(MeetingEvent::SwitchRequested {
+            feed: role,
+            venue: venue.clone(),
+        });
+        if leg.is_some() {
+            self.switch_asked.insert(pair.video, Instant::now());
+        }
+        if let Err(e) = self.media.switch(pair.video, leg).await {
+            warn!(meeting = %self.number, error = %e, "video switch refused");
+        }
+        let audio_leg = venue
+            .as_ref()
+            .filter(|v| !self.mic_closed.contains(*v))
+            .and(leg);
+        if let Err(e) = self.media.switch(pair.audio, audio_leg).await {
+            warn!(meeting = %self.number, error = %e, "audio switch refused");
+        }
+    }
+
+    async fn refresh_audio(&mut self, venue: &VenueId) {
+        let roles: Vec<FeedRole> = self
+            .shown
+            .iter()
+            .filter(|(_, v)| v.as_ref() == Some(venue))
+            .map(|(r, _)| *r)
+            .collect();
+        for role in roles {
+            let Some(pair) = self.feeds.get(&role).copied() else {
+                continue;
+            };
+            let leg = if self.mic_closed.contains(venue) {
+                None
+            } else {
+                self.legs.get(venue).copied()
+            };
+            let _ = self.media.switch(pair.audio, leg).await;
+        }
+    }
+
+    async fn subscribe(&mut self, venue: &VenueId, role: FeedRole) {
+        let Some(leg) = self.legs.get(venue).copied() else {
+            return;
+        };
+        for (r, pair) in &self.feeds {
+            if *r != role {
+                let _ = self.media.unsubscribe(leg, pair.video).await;
+                let _ = self.media.unsubscribe(leg, pair.audio).await;
+            }
+        }
+        let Some(pair) = self.feeds.get(&role).copied() else {
+            return;
+        };
+        if let Err(e) = self.media.subscribe(leg, pair.video).await {
+            debug!(meeting = %self.number, venue = %venue, error = %e, "no video subscription");
+        }
+        if self.audio_blocked.contains(venue) {
+            let _ = self.media.unsubscribe(leg, pair.audio).await;
+        } else if let Err(e) = self.media.subscribe(leg, pair.audio).await {
+            debug!(meeting = %self.number, venue = %venue, error = %e, "no audio subscription");
+        }
+    }
+
+    async fn media_event(&mut self, ev: MediaEvent) {
+        let role_of = |feeds: &HashMap<FeedRole, FeedPair>, feed: FeedId| {
+            feeds.iter().find(|(_, p)| p.video == feed).map(|(r, _)| *r)
+        };
+        match ev {
+            MediaEvent::SwitchCompleted {
+                feed,
+                to,
+                latency,
+                forced,
+            } => {
+                self.switch_asked.remove(&feed);
+                if let (Some(role), Some(venue)) =
+                    (role_of(&self.feeds, feed), self.venue_of.get(&to).cloned())
+                {
+                    let _ = self.events.send(MeetingEvent::SwitchCompleted {
+                        feed: role,
+                        venue,
+                        latency_ms: latency.as_secs_f64() * 1e3,
+                        forced,
+                    });
+                }
+            }
+            MediaEvent::SourceNoMedia { leg, kind } => {
+                if let Some(venue) = self.venue_of.get(&leg).cloned() {
+                    let _ = self.events.send(MeetingEvent::MediaHealth {
+                        venue: venue.clone(),
+                        state: "no_media",
+                    });
+                    // Silence on the main media kind of a leg counts as a drop (the SIP layer
+                    // adds BYE, session-timer and transaction timeouts).
+                    if self.main_kind.get(&leg) == Some(&kind) {
+                        self.remove_leg(&venue).await;
+                        self.leg_event(
+                            Instant::now(),
+                            &venue,
+                            LegEvent::Dropped {
+                                reason: dais_conference::DropReason::MediaTimeout,
+                            },
+                        )
+                        .await;
+                    }
+                }
+            }
+            MediaEvent::SourceFrozen { leg } | MediaEvent::SourceThawed { leg }
+                if self.venue_of.contains_key(&leg) =>
+            {
+                let state = if matches!(ev, MediaEvent::SourceFrozen { .. }) {
+                    "frozen"
+                } else {
+                    "thawed"
+                };
+                let venue = self.venue_of[&leg].clone();
+                let _ = self.events.send(MeetingEvent::MediaHealth { venue, state });
+            }
+            other => debug!(meeting = %self.number, event = ?other, "media event"),
+        }
+    }
+
+    async fn view(&self) -> MeetingView {
+        let stats: Option<MediaSnapshot> = self.media.stats().await.ok();
+        let media = stats
+            .map(|s| {
+                s.legs
+                    .iter()
+                    .filter_map(|(leg, st)| {
+                        Some(VenueMedia {
+                            venue: self.venue_of.get(leg)?.clone(),
+                            packets_in: st.rtp_received,
+                            keyframe_requests: st.keyframe_requests,
+                            dropped: st.dropped.total(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MeetingView {
+            conference: self.conf.snapshot(),
+            media,
+            rtp_addr: self.media.rtp_addr().to_string(),
+            send_dropped: self
+                .media
+                .counters()
+                .send_dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn publish(&mut self) {
+        while let Some(event) = self.conf.poll_event() {
+            let _ = self.events.send(MeetingEvent::Conference { event });
+        }
+    }
+}
