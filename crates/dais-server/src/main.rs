@@ -1,1 +1,91 @@
-fn main() {}
+//! `daisd`: the Dais server.
+//!
+//! Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the server cannot start or
+//! fails, 2 for a configuration error.
+
+use std::process::ExitCode;
+
+use dais_server::{App, Config, ConfigError};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env_and_args() {
+        Ok(c) => c,
+        Err(ConfigError::Usage(text)) => {
+            // clap's own text: --help and --version land here too.
+            let is_info = text.contains("Usage:") && !text.starts_with("error:");
+            #[allow(clippy::print_stderr, clippy::print_stdout)]
+            if is_info {
+                print!("{text}");
+                return ExitCode::SUCCESS;
+            } else {
+                eprint!("{text}");
+            }
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("daisd: configuration error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    dais_server::logging::init(config.log_format);
+
+    let mut app = match App::start(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(pw) = app.take_generated_admin_password() {
+        // Shown once, on stderr, never in the log stream.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "daisd: created the first account: user `admin`, password `{pw}`\n\
+                 daisd: this password is shown only now; set DAIS_ADMIN_PASSWORD to choose it"
+            );
+        }
+    }
+    // The meeting engine (dais-net) attaches here:
+    //   app.set_meeting_control(..); app.add_shutdown_step("..", ..);
+
+    match app.serve(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

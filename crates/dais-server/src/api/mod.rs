@@ -1,0 +1,146 @@
+//! The HTTP API: routes, the OpenAPI document, request metrics.
+
+pub mod auth;
+pub mod error;
+pub mod meetings;
+pub mod system;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::app::AppState;
+use crate::metrics::{HttpLabels, RouteLabels};
+use error::ApiError;
+
+/// The generated OpenAPI description of the built-in routes.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Dais", description = "Dais MCU operator API"),
+    paths(
+        system::healthz,
+        system::metrics,
+        system::openapi,
+        auth::login,
+        auth::logout,
+        auth::me,
+        meetings::list,
+        meetings::get,
+        meetings::command,
+    ),
+    components(schemas(
+        error::ErrorBody,
+        system::Health,
+        auth::LoginRequest,
+        auth::LoginResponse,
+        auth::OperatorDto,
+        auth::RoleDto,
+        crate::control::ChairCommandJson,
+        crate::control::MeetingSummary,
+        crate::control::MeetingDetail,
+        crate::control::VenueStatus,
+        crate::control::CommandOutcome,
+    )),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "system", description = "Health, metrics, this document"),
+        (name = "auth", description = "Operator login"),
+        (name = "meetings", description = "Live meetings and chair commands"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The built-in routes (without state, extra routers or the metrics layer).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(system::openapi))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/meetings", get(meetings::list))
+        .route("/api/v1/meetings/{number}", get(meetings::get))
+        .route(
+            "/api/v1/meetings/{number}/commands",
+            post(meetings::command),
+        )
+}
+
+/// Wraps the merged routes with request metrics, tracing, and JSON 404/405 answers.
+pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
+        // route_layer: runs after routing, so the matched route template is known.
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .http_metrics
+        .duration
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    state
+        .http_metrics
+        .requests
+        .get_or_create(&HttpLabels {
+            route,
+            method,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    state
+        .http_metrics
+        .requests
+        .get_or_create(&HttpLabels {
+            route: "unmatched".into(),
+            method: req.method().as_str().to_owned(),
+            status: 404,
+        })
+        .inc();
+    ApiError::not_found(format!("no route for {}", req.uri().path())).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed here", req.method()),
+    )
+    .into_response()
+}
