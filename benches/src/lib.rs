@@ -348,6 +348,9 @@ impl Rig {
                             let Some((buf, _)) = batch.get_mut(j) else {
                                 continue;
                             };
+                            if dais_rtp::classify(buf) != dais_rtp::PacketClass::Rtp {
+                                continue;
+                            }
                             received += 1;
                             if buf.len() >= 4 {
                                 let seq = u16::from_be_bytes([buf[2], buf[3]]);
@@ -405,7 +408,16 @@ impl Rig {
                 for (v, sock) in venues.iter_mut().zip(&senders) {
                     // Keyframe requests (PLI/FIR) come back on the sender's socket.
                     while let Ok((n, _)) = sock.recv_from(&mut buf) {
-                        if n >= 8 && (buf[1] == 206 || buf[1] == 192) {
+                        let wants_key = dais_rtp::parse_compound(&buf[..n]).is_ok_and(|pkts| {
+                            pkts.iter().any(|p| {
+                                matches!(
+                                    p,
+                                    dais_rtp::RtcpPacket::Pli { .. }
+                                        | dais_rtp::RtcpPacket::Fir { .. }
+                                )
+                            })
+                        });
+                        if wants_key {
                             v.request_keyframe();
                         }
                     }
