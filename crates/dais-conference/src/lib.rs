@@ -56,8 +56,8 @@ pub mod record;
 
 pub use command::{Actor, Authority, ChairCommand, CommandKind, Role, permits};
 pub use conference::{
-    Conference, ConferenceConfig, FeedsSnapshot, LegSnapshot, PollingSnapshot, Snapshot,
-    VoiceSnapshot,
+    Conference, ConferenceConfig, FeedsSnapshot, LegSnapshot, MAX_POLLING_INTERVAL,
+    PollingSnapshot, Snapshot, VoiceSnapshot,
 };
 pub use error::{AdmitError, CommandError, ConfigError, Conflict, EventError, InvalidVenueId};
 pub use leg::{DropReason, FailReason, LegEvent, LegStatus, RedialPolicy};

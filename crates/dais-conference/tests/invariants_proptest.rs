@@ -39,7 +39,7 @@ fn command() -> impl Strategy<Value = ChairCommand> {
         2 => venue().prop_map(|venue| C::RollCall { venue }),
         2 => Just(C::RollCallNext),
         1 => Just(C::EndRollCall),
-        2 => (proptest::collection::vec(venue(), 0..4), 0u64..20_000).prop_map(|(venues, ms)| {
+        2 => (proptest::collection::vec(venue(), 0..4), prop_oneof![0u64..20_000, Just(u64::MAX)]).prop_map(|(venues, ms)| {
             C::StartPolling { venues, interval: Duration::from_millis(ms) }
         }),
         1 => Just(C::PausePolling),

@@ -191,3 +191,25 @@ fn a_new_list_replaces_the_running_one() {
     s.advance(INTERVAL);
     assert_eq!(s.conf.broadcast(), &id("b3"));
 }
+
+#[test]
+fn an_absurd_interval_is_refused_not_a_panic() {
+    let mut s = Sim::live(2);
+    for interval in [
+        MAX_POLLING_INTERVAL + Duration::from_millis(1),
+        Duration::MAX,
+    ] {
+        assert_eq!(
+            s.cmd(
+                &chair(),
+                ChairCommand::StartPolling {
+                    venues: vec![id("b1")],
+                    interval
+                }
+            ),
+            Err(CommandError::InvalidArgument {
+                reason: "the polling interval is longer than an hour"
+            })
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod snapshot;
 mod switching;
 
 pub use snapshot::{FeedsSnapshot, LegSnapshot, PollingSnapshot, Snapshot, VoiceSnapshot};
+pub use switching::MAX_POLLING_INTERVAL;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};

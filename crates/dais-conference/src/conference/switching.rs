@@ -7,6 +7,10 @@ use crate::error::{CommandError, Conflict};
 use crate::model::VenueId;
 use crate::output::{Action, ConferenceEvent, FeedRole, PollingStatus, RecordKind, ShowCause};
 
+/// Longest accepted polling interval: beyond an hour it is not polling but a typo, and the bound
+/// keeps deadline arithmetic far from `Instant` overflow.
+pub const MAX_POLLING_INTERVAL: Duration = Duration::from_secs(3600);
+
 const FEEDS: [FeedRole; 3] = [
     FeedRole::Broadcast,
     FeedRole::BroadcasterView,
@@ -311,6 +315,11 @@ impl Conference {
                 reason: "the polling list is empty",
             });
         }
+        if interval > MAX_POLLING_INTERVAL {
+            return Err(CommandError::InvalidArgument {
+                reason: "the polling interval is longer than an hour",
+            });
+        }
         if interval <= self.config.keyframe_lead {
             return Err(CommandError::InvalidArgument {
                 reason: "the polling interval must be longer than the keyframe lead",
@@ -363,7 +372,9 @@ impl Conference {
         };
         self.clear_voice_candidate();
         // The venue on screen gets a full interval before the next switch.
-        self.schedule_tick(order, next, interval, now + interval);
+        // Bounded by MAX_POLLING_INTERVAL at start, so only an absurd `now` can overflow.
+        let tick_at = now.checked_add(interval).unwrap_or(now);
+        self.schedule_tick(order, next, interval, tick_at);
         self.events.push_back(ConferenceEvent::Polling {
             status: PollingStatus::Running,
         });
@@ -475,7 +486,8 @@ impl Conference {
             }
             next_pos = (p + 1) % order.len().max(1);
         }
-        self.schedule_tick(order, next_pos, interval, due + interval);
+        let tick_at = due.checked_add(interval).unwrap_or(due);
+        self.schedule_tick(order, next_pos, interval, tick_at);
     }
 
     pub(super) fn poll_tick(&mut self, now: Instant, due: Instant, out: &mut Vec<Action>) {
@@ -560,9 +572,12 @@ impl Conference {
             self.clear_voice_candidate();
         } else if self.voice.candidate.map(|(c, _)| c) != Some(v) {
             self.clear_voice_candidate();
-            let mut due = now + self.config.voice_hold;
+            let mut due = now.checked_add(self.config.voice_hold).unwrap_or(now);
             if let Some(last) = self.voice.last_switch {
-                due = due.max(last + self.config.voice_min_dwell);
+                due = due.max(
+                    last.checked_add(self.config.voice_min_dwell)
+                        .unwrap_or(last),
+                );
             }
             self.voice.candidate = Some((v, due));
             self.timers.insert((due, Timer::VoiceHold));
