@@ -30,7 +30,7 @@ pub mod metrics;
 pub use api::auth::AuthedOperator;
 pub use api::error::{ApiError, ErrorBody};
 pub use app::{App, AppState, ServerError, unix_now};
-pub use config::{Config, ConfigError, LogFormat, RtpPortRange};
+pub use config::{Config, ConfigError, LogFormat, RtpPortRange, Secret};
 pub use control::{
     Actor, BoxFuture, ChairCommandJson, CommandOutcome, ControlError, MeetingControl,
     MeetingDetail, MeetingSummary, VenueStatus,
