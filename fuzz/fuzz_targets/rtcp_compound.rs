@@ -23,7 +23,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             RtcpPacket::Fir { sender, entries } if entries.len() == 1 => {
                 build_fir(*sender, entries[0].0, entries[0].1)
             }
-            RtcpPacket::Remb { sender, bitrate, ssrcs } => {
+            RtcpPacket::Remb {
+                sender,
+                bitrate,
+                ssrcs,
+            } => {
                 let _ = build_remb(*sender, *bitrate, ssrcs);
                 continue;
             }

@@ -10,7 +10,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(h) = RtpHeader::parse(data) else {
         return;
     };
-    assert_eq!(h.header_len + h.payload_len + h.padding_len as usize, data.len());
+    assert_eq!(
+        h.header_len + h.payload_len + h.padding_len as usize,
+        data.len()
+    );
     let payload = h.payload(data);
     assert_eq!(payload.len(), h.payload_len);
     let _ = is_keyframe(VideoCodec::H264, payload);
@@ -23,5 +26,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut copy = data.to_vec();
     rewrite_header(&mut copy, dais_rtp::Ssrc(0x1234abcd), 7, 9);
     let again = RtpHeader::parse(&copy).expect("rewritten packet parses");
-    assert_eq!((again.header_len, again.payload_len), (h.header_len, h.payload_len));
+    assert_eq!(
+        (again.header_len, again.payload_len),
+        (h.header_len, h.payload_len)
+    );
 });
