@@ -15,7 +15,10 @@ use dais_rtp::rtcp::{
 pub(crate) fn keyframe_request(sender: Ssrc, media: Ssrc, fir_seq: u8) -> Bytes {
     let pli = build_pli(sender, media);
     let fir = build_fir(sender, media, fir_seq);
-    match build_receiver_report(&ReceiverReport { ssrc: sender, reports: Vec::new() }) {
+    match build_receiver_report(&ReceiverReport {
+        ssrc: sender,
+        reports: Vec::new(),
+    }) {
         Ok(rr) => compound(&[rr, pli, fir]),
         Err(e) => {
             tracing::error!(error = %e, "empty RR refused (bug); sending PLI+FIR alone");
@@ -26,13 +29,22 @@ pub(crate) fn keyframe_request(sender: Ssrc, media: Ssrc, fir_seq: u8) -> Bytes 
 
 /// A receiver report about a leg's sources (at most two blocks: audio and video).
 pub(crate) fn receiver_report(sender: Ssrc, reports: Vec<ReportBlock>) -> Option<Bytes> {
-    build_receiver_report(&ReceiverReport { ssrc: sender, reports })
-        .map_err(|e| tracing::error!(error = %e, "receiver report refused (bug)"))
-        .ok()
+    build_receiver_report(&ReceiverReport {
+        ssrc: sender,
+        reports,
+    })
+    .map_err(|e| tracing::error!(error = %e, "receiver report refused (bug)"))
+    .ok()
 }
 
 /// A sender report for a feed, without report blocks.
-pub(crate) fn sender_report(ssrc: Ssrc, ntp_time: u64, rtp_time: u32, packets: u32, octets: u32) -> Option<Bytes> {
+pub(crate) fn sender_report(
+    ssrc: Ssrc,
+    ntp_time: u64,
+    rtp_time: u32,
+    packets: u32,
+    octets: u32,
+) -> Option<Bytes> {
     build_sender_report(&SenderReport {
         ssrc,
         ntp_time,
@@ -55,7 +67,19 @@ mod tests {
         let req = keyframe_request(Ssrc(1), Ssrc(2), 3);
         let p = parse_compound(&req).unwrap();
         assert!(matches!(p[0], RtcpPacket::ReceiverReport(_)));
-        assert_eq!(p[1], RtcpPacket::Pli { sender: Ssrc(1), media: Ssrc(2) });
-        assert_eq!(p[2], RtcpPacket::Fir { sender: Ssrc(1), entries: vec![(Ssrc(2), 3)] });
+        assert_eq!(
+            p[1],
+            RtcpPacket::Pli {
+                sender: Ssrc(1),
+                media: Ssrc(2)
+            }
+        );
+        assert_eq!(
+            p[2],
+            RtcpPacket::Fir {
+                sender: Ssrc(1),
+                entries: vec![(Ssrc(2), 3)]
+            }
+        );
     }
 }

@@ -12,9 +12,12 @@ fn audio_switch_is_immediate_and_continuous() {
     let t0 = Instant::now();
     let mut e = Engine::new(test_config());
     let (a, b, r) = (LegId(1), LegId(2), LegId(3));
-    e.add_leg(t0, a, video_leg(addr(1, 5000), 96, true, true)).unwrap();
-    e.add_leg(t0, b, video_leg(addr(2, 5000), 96, true, true)).unwrap();
-    e.add_leg(t0, r, video_leg(addr(3, 5000), 96, false, true)).unwrap();
+    e.add_leg(t0, a, video_leg(addr(1, 5000), 96, true, true))
+        .unwrap();
+    e.add_leg(t0, b, video_leg(addr(2, 5000), 96, true, true))
+        .unwrap();
+    e.add_leg(t0, r, video_leg(addr(3, 5000), 96, false, true))
+        .unwrap();
     let feed = e.create_feed(MediaKind::Audio);
     e.subscribe(t0, r, feed).unwrap();
     e.switch(t0, feed, Some(a)).unwrap();
@@ -26,8 +29,23 @@ fn audio_switch_is_immediate_and_continuous() {
             e.switch(now, feed, Some(b)).unwrap();
         }
         for (leg, base) in [(a, 1000u16), (b, 60000u16)] {
-            let pkt = rtp_packet(AUDIO_PT, false, base.wrapping_add(i), 160 * u32::from(i), 0x100 + leg.0, &[0xd5; 160]);
-            if let Routed::Forward(f) = e.handle_datagram(now, if leg == a { addr(1, 5000) } else { addr(2, 5000) }, &pkt) {
+            let pkt = rtp_packet(
+                AUDIO_PT,
+                false,
+                base.wrapping_add(i),
+                160 * u32::from(i),
+                0x100 + leg.0,
+                &[0xd5; 160],
+            );
+            if let Routed::Forward(f) = e.handle_datagram(
+                now,
+                if leg == a {
+                    addr(1, 5000)
+                } else {
+                    addr(2, 5000)
+                },
+                &pkt,
+            ) {
                 let fw = f.get(0).unwrap();
                 assert_eq!(fw.groups[0].payload_type(), AUDIO_PT);
                 out.push((leg, fw.rewrite));

@@ -19,19 +19,33 @@ fn lost_requests_are_retried_and_the_switch_completes() {
     w.switch(feed, Some(b));
     w.run_for(Duration::from_millis(1500));
 
-    assert_eq!(w.venue(b).requests_received, 3, "two lost, the third answered");
+    assert_eq!(
+        w.venue(b).requests_received,
+        3,
+        "two lost, the third answered"
+    );
     let done = w.completed();
     let (to, latency, forced) = *done.last().unwrap();
     assert_eq!(to, b);
     assert!(!forced);
     // Third request goes out at +500 ms (retry 250 ms), answered 40 ms later.
-    assert!(latency >= Duration::from_millis(540) && latency < Duration::from_millis(700), "{latency:?}");
+    assert!(
+        latency >= Duration::from_millis(540) && latency < Duration::from_millis(700),
+        "{latency:?}"
+    );
     assert_clean_stream(w.log(r));
     // Receiver reports go there too; each keyframe request is RR+PLI+FIR to the venue's RTCP address (rtcp-mux here: its RTP address).
     let b_addr = w.venue(b).addr;
-    let reqs: Vec<_> = w.transmits.iter().filter(|(_, t)| t.destination == b_addr && t.contents.get(9) == Some(&206)).collect();
+    let reqs: Vec<_> = w
+        .transmits
+        .iter()
+        .filter(|(_, t)| t.destination == b_addr && t.contents.get(9) == Some(&206))
+        .collect();
     assert_eq!(reqs.len(), 3);
-    assert!(reqs.iter().all(|(_, t)| t.socket == LocalSocket::Rtp && t.contents.len() == 40));
+    assert!(
+        reqs.iter()
+            .all(|(_, t)| t.socket == LocalSocket::Rtp && t.contents.len() == 40)
+    );
 }
 
 #[test]

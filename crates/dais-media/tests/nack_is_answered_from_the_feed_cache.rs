@@ -22,9 +22,20 @@ fn nacked_packets_are_retransmitted_with_output_numbers() {
     let also = &log[log.len() - 8]; // pid + 2 => blp bit 1
     let from = w.receiver_legs[&r97];
     let t0 = w.transmits.len();
-    assert_eq!(w.inject(from, dais_rtp::rtcp::build_nack(Ssrc(9), feed_ssrc, &[target.seq, also.seq]).unwrap().to_vec()), None);
+    assert_eq!(
+        w.inject(
+            from,
+            dais_rtp::rtcp::build_nack(Ssrc(9), feed_ssrc, &[target.seq, also.seq])
+                .unwrap()
+                .to_vec()
+        ),
+        None
+    );
     w.run_for(Duration::from_millis(1));
-    let rtx: Vec<_> = w.transmits[t0..].iter().filter(|(_, t)| t.destination == from).collect();
+    let rtx: Vec<_> = w.transmits[t0..]
+        .iter()
+        .filter(|(_, t)| t.destination == from)
+        .collect();
     assert_eq!(rtx.len(), 2);
     assert_eq!(rtx[0].1.contents.as_ref(), target.bytes.as_slice());
     assert_eq!(rtx[1].1.contents.as_ref(), also.bytes.as_slice());
@@ -35,9 +46,18 @@ fn nacked_packets_are_retransmitted_with_output_numbers() {
     let old = log[0].seq;
     assert!(log.len() > 300);
     let t1 = w.transmits.len();
-    w.inject(from, dais_rtp::rtcp::build_nack(Ssrc(9), feed_ssrc, &[old]).unwrap().to_vec());
+    w.inject(
+        from,
+        dais_rtp::rtcp::build_nack(Ssrc(9), feed_ssrc, &[old])
+            .unwrap()
+            .to_vec(),
+    );
     w.run_for(Duration::from_millis(1));
-    assert!(w.transmits[t1..].iter().all(|(_, t)| t.destination != from || t.contents.get(1) != Some(&97)));
+    assert!(
+        w.transmits[t1..]
+            .iter()
+            .all(|(_, t)| t.destination != from || t.contents.get(1) != Some(&97))
+    );
     assert_eq!(w.engine.stats().retransmit_misses, 1);
     let _ = r96;
 }

@@ -34,7 +34,12 @@ fn many_plis_make_one_request_per_interval() {
     // The request carries the source's SSRC as media SSRC (bytes 16..20 of RR+PLI).
     let a_ssrc = w.venue(a).ssrc;
     let a_addr = w.venue(a).addr;
-    let (_, t) = w.transmits.iter().rev().find(|(_, t)| t.destination == a_addr && t.contents.get(9) == Some(&206)).unwrap();
+    let (_, t) = w
+        .transmits
+        .iter()
+        .rev()
+        .find(|(_, t)| t.destination == a_addr && t.contents.get(9) == Some(&206))
+        .unwrap();
     assert_eq!(&t.contents[16..20], &a_ssrc.to_be_bytes());
 }
 
@@ -50,7 +55,10 @@ fn pli_from_a_non_subscriber_is_ignored() {
     let before = w.venue(a).requests_received;
     let feed_ssrc = w.engine.feed_info(feed).unwrap().ssrc;
     let b_addr = w.venue(b).addr;
-    w.inject(b_addr, dais_rtp::rtcp::build_pli(Ssrc(1), feed_ssrc).to_vec());
+    w.inject(
+        b_addr,
+        dais_rtp::rtcp::build_pli(Ssrc(1), feed_ssrc).to_vec(),
+    );
     w.run_for(Duration::from_millis(600));
     assert_eq!(w.venue(a).requests_received, before);
 }

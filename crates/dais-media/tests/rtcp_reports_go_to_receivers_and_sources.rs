@@ -11,7 +11,10 @@ use dais_rtp::{RtcpPacket, parse_compound};
 #[test]
 fn sender_and_receiver_reports_flow_every_interval() {
     let mut w = World::new(17, test_config());
-    w.impairment = Impairment { loss: 0.05, jitter_ms: 0 };
+    w.impairment = Impairment {
+        loss: 0.05,
+        jitter_ms: 0,
+    };
     let a = w.add_venue(30);
     let feed = w.engine.create_feed(MediaKind::Video);
     let r = w.add_receiver(feed, 96);
@@ -31,8 +34,14 @@ fn sender_and_receiver_reports_flow_every_interval() {
         })
         .collect();
     assert!((2..=4).contains(&srs.len()), "{} SRs", srs.len());
-    assert!(srs.iter().all(|sr| sr.ssrc == feed_ssrc && sr.packet_count > 0));
-    assert!(srs.windows(2).all(|p| p[1].ntp_time > p[0].ntp_time && p[1].packet_count > p[0].packet_count));
+    assert!(
+        srs.iter()
+            .all(|sr| sr.ssrc == feed_ssrc && sr.packet_count > 0)
+    );
+    assert!(
+        srs.windows(2)
+            .all(|p| p[1].ntp_time > p[0].ntp_time && p[1].packet_count > p[0].packet_count)
+    );
     // The SR's RTP time tracks the feed's timestamps (within a frame or two).
     let last_ts = w.log(r).last().unwrap().ts;
     let last_sr = srs.last().unwrap();

@@ -24,13 +24,23 @@ fn stop_and_resume_are_reported_once_each() {
     // Video only: the simulated venues send no audio, so their audio sources are silent too.
     let video: Vec<_> = no_media
         .iter()
-        .filter(|(_, e)| matches!(e, MediaEvent::SourceNoMedia { kind: MediaKind::Video, .. }))
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                MediaEvent::SourceNoMedia {
+                    kind: MediaKind::Video,
+                    ..
+                }
+            )
+        })
         .collect();
     assert_eq!(video.len(), 1);
     assert!(matches!(video[0].1, MediaEvent::SourceNoMedia { leg, .. } if leg == a));
     let at = video[0].0;
     assert!(at >= stopped + Duration::from_secs(2) && at < stopped + Duration::from_millis(2100));
-    assert!(no_media.iter().any(|(_, e)| matches!(e, MediaEvent::SourceNoMedia { leg, kind: MediaKind::Audio } if *leg == b)));
+    assert!(no_media.iter().any(
+        |(_, e)| matches!(e, MediaEvent::SourceNoMedia { leg, kind: MediaKind::Audio } if *leg == b)
+    ));
 
     w.venue(a).sending = true;
     w.run_for(Duration::from_secs(1));
@@ -57,10 +67,18 @@ fn video_without_keyframes_is_reported_frozen_and_thawed() {
     let mut w = World::new(11, cfg);
     let a = w.add_venue(10_000);
     w.run_for(Duration::from_secs(3));
-    assert!(w.events.iter().any(|(_, e)| *e == MediaEvent::SourceFrozen { leg: a }));
+    assert!(
+        w.events
+            .iter()
+            .any(|(_, e)| *e == MediaEvent::SourceFrozen { leg: a })
+    );
     // A switch asks for a keyframe; it thaws the source.
     let feed = w.engine.create_feed(MediaKind::Video);
     w.switch(feed, Some(a));
     w.run_for(Duration::from_millis(200));
-    assert!(w.events.iter().any(|(_, e)| *e == MediaEvent::SourceThawed { leg: a }));
+    assert!(
+        w.events
+            .iter()
+            .any(|(_, e)| *e == MediaEvent::SourceThawed { leg: a })
+    );
 }

@@ -24,8 +24,16 @@ fn new_ssrc_is_gated_on_the_next_keyframe() {
     w.run_for(Duration::from_millis(500));
 
     assert!(w.events.iter().any(|(_, e)| *e
-        == MediaEvent::SsrcChanged { leg: a, kind: MediaKind::Video, old: Ssrc(old), new: Ssrc(0xdead_beef) }));
-    assert_eq!(w.engine.source_ssrc(a, MediaKind::Video), Some(Ssrc(0xdead_beef)));
+        == MediaEvent::SsrcChanged {
+            leg: a,
+            kind: MediaKind::Video,
+            old: Ssrc(old),
+            new: Ssrc(0xdead_beef)
+        }));
+    assert_eq!(
+        w.engine.source_ssrc(a, MediaKind::Video),
+        Some(Ssrc(0xdead_beef))
+    );
     let log = w.log(r);
     assert!(log.len() > before);
     let first_new = &log[before];

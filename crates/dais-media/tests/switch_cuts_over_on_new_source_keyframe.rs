@@ -15,7 +15,9 @@ fn every_receiver_sees_the_new_source_start_on_its_keyframe() {
     let c = w.add_venue(90);
     let feed = w.engine.create_feed(MediaKind::Video);
     // Receivers negotiated different payload types: grouped and mapped per receiver.
-    let rx: Vec<LegId> = (0..6).map(|i| w.add_receiver(feed, if i % 2 == 0 { 96 } else { 97 })).collect();
+    let rx: Vec<LegId> = (0..6)
+        .map(|i| w.add_receiver(feed, if i % 2 == 0 { 96 } else { 97 }))
+        .collect();
 
     w.switch(feed, Some(a));
     w.run_for(Duration::from_secs(1));
@@ -28,18 +30,32 @@ fn every_receiver_sees_the_new_source_start_on_its_keyframe() {
 
     let done = w.completed();
     assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), [a, b, c, a]);
-    assert!(done.iter().all(|d| !d.2), "no switch should be forced: {done:?}");
+    assert!(
+        done.iter().all(|d| !d.2),
+        "no switch should be forced: {done:?}"
+    );
     // Venues answer a keyframe request after 40 ms; the next frame carries it.
-    assert!(done.iter().skip(1).all(|d| d.1 < Duration::from_millis(150)), "{done:?}");
+    assert!(
+        done.iter()
+            .skip(1)
+            .all(|d| d.1 < Duration::from_millis(150)),
+        "{done:?}"
+    );
 
     let ssrc = w.engine.feed_info(feed).unwrap().ssrc;
     for (i, r) in rx.iter().enumerate() {
         let log = w.log(*r);
         assert_clean_stream(log);
         assert_eq!(log[0].feed_ssrc, ssrc.0);
-        assert!(log[0].tag.unwrap().keyframe_start, "stream must start on a keyframe");
+        assert!(
+            log[0].tag.unwrap().keyframe_start,
+            "stream must start on a keyframe"
+        );
         let want_pt = if i % 2 == 0 { 96 } else { 97 };
-        assert!(log.iter().all(|d| d.pt == want_pt), "payload type not mapped per receiver");
+        assert!(
+            log.iter().all(|d| d.pt == want_pt),
+            "payload type not mapped per receiver"
+        );
         let venues: Vec<u32> = log.iter().map(|d| d.tag.unwrap().venue).collect();
         let mut order = venues.clone();
         order.dedup();
@@ -70,7 +86,10 @@ fn old_source_stays_on_screen_until_the_keyframe_arrives() {
     w.run_for(Duration::from_millis(700));
     let log = w.log(r);
     assert_clean_stream(log);
-    let first_b = log.iter().position(|d| d.tag.unwrap().venue == b.0).unwrap();
+    let first_b = log
+        .iter()
+        .position(|d| d.tag.unwrap().venue == b.0)
+        .unwrap();
     // A was forwarded right up to the cut-over, 300+ ms after the request.
     assert!(log[first_b - 1].tag.unwrap().venue == a.0);
     assert!(log[first_b - 1].at >= switched_at + Duration::from_millis(290));
@@ -80,7 +99,10 @@ fn old_source_stays_on_screen_until_the_keyframe_arrives() {
 #[test]
 fn impaired_network_keeps_the_gating_invariants() {
     let mut w = World::new(3, test_config());
-    w.impairment = Impairment { loss: 0.03, jitter_ms: 30 };
+    w.impairment = Impairment {
+        loss: 0.03,
+        jitter_ms: 30,
+    };
     let a = w.add_venue(30);
     let b = w.add_venue(30);
     let feed = w.engine.create_feed(MediaKind::Video);
@@ -99,7 +121,10 @@ fn impaired_network_keeps_the_gating_invariants() {
         if i > 0 && d.tag.unwrap().venue != log[i - 1].tag.unwrap().venue {
             // Across a cut-over: keyframe first, sequence continues from the highest so far.
             let t = d.tag.unwrap();
-            let newest_from_new = log[..i].iter().rev().find(|x| x.tag.unwrap().venue == t.venue);
+            let newest_from_new = log[..i]
+                .iter()
+                .rev()
+                .find(|x| x.tag.unwrap().venue == t.venue);
             if newest_from_new.is_none_or(|x| x.tag.unwrap().frame < t.frame) {
                 assert!(t.keyframe_start, "cut-over on a non-keyframe: {t:?}");
                 assert_eq!(d.seq, highest.wrapping_add(1));

@@ -12,9 +12,17 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Packet { src: usize, keyframe: bool, advance_ms: u64 },
-    Switch { src: Option<usize> },
-    Wait { ms: u64 },
+    Packet {
+        src: usize,
+        keyframe: bool,
+        advance_ms: u64,
+    },
+    Switch {
+        src: Option<usize>,
+    },
+    Wait {
+        ms: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

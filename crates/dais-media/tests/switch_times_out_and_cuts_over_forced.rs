@@ -24,7 +24,10 @@ fn switch_without_keyframe_is_forced_after_the_timeout() {
     let (to, latency, forced) = *w.completed().last().unwrap();
     assert_eq!(to, b);
     assert!(forced);
-    assert!(latency >= Duration::from_secs(2) && latency < Duration::from_millis(2100), "{latency:?}");
+    assert!(
+        latency >= Duration::from_secs(2) && latency < Duration::from_millis(2100),
+        "{latency:?}"
+    );
     assert_eq!(w.engine.stats().forced_switches, 1);
 
     // Sequence continuity holds even though B did not start on a keyframe.
@@ -35,5 +38,9 @@ fn switch_without_keyframe_is_forced_after_the_timeout() {
     }
     assert!(log.last().unwrap().tag.unwrap().venue == b.0);
     // 8 retries over 2 s, and one more request after the forced cut-over.
-    assert!(w.venue(b).requests_received >= 9, "{}", w.venue(b).requests_received);
+    assert!(
+        w.venue(b).requests_received >= 9,
+        "{}",
+        w.venue(b).requests_received
+    );
 }

@@ -29,7 +29,10 @@ fn pending_target_is_replaced() {
     assert_eq!(done, [a, c]);
     let log = w.log(r);
     assert_clean_stream(log);
-    assert!(log.iter().all(|d| d.tag.unwrap().venue != b.0), "B must never be shown");
+    assert!(
+        log.iter().all(|d| d.tag.unwrap().venue != b.0),
+        "B must never be shown"
+    );
     let info = w.engine.feed_info(feed).unwrap();
     assert_eq!((info.showing, info.pending), (Some(c), None));
 }

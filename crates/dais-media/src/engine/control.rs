@@ -10,10 +10,10 @@ use crate::error::DropReason;
 use crate::events::{EngineStats, LegStats, MediaEvent};
 use crate::routed::{LocalSocket, Transmit};
 use crate::rtcp;
-use dais_rtp::{RtcpPacket, parse_compound};
 use crate::switching::{FeedState, Gate};
 use crate::timers::Timer;
 use crate::types::{FeedId, LegId};
+use dais_rtp::{RtcpPacket, parse_compound};
 
 /// NTP seconds at the engine's origin. Receivers use SR NTP times only relative to each other
 /// (lip sync between a meeting's feeds, RTT from LSR/DLSR), so a monotonic clock from an
@@ -21,7 +21,12 @@ use crate::types::{FeedId, LegId};
 const NTP_BASE_SECS: u64 = 0x8000_0000;
 
 impl Engine {
-    pub(super) fn handle_rtcp(&mut self, now: Instant, leg: LegId, buf: &[u8]) -> Result<(), DropReason> {
+    pub(super) fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        buf: &[u8],
+    ) -> Result<(), DropReason> {
         let packets = parse_compound(buf).map_err(|e| {
             tracing::debug!(?leg, error = %e, "malformed RTCP");
             DropReason::MalformedRtcp
@@ -39,7 +44,9 @@ impl Engine {
                     }
                 }
                 RtcpPacket::Nack { media, lost, .. } => self.answer_nack(leg, media.0, lost),
-                RtcpPacket::SenderReport(sr) => self.source_sender_report(now, leg, sr.ssrc, sr.ntp_time),
+                RtcpPacket::SenderReport(sr) => {
+                    self.source_sender_report(now, leg, sr.ssrc, sr.ntp_time)
+                }
                 _ => {}
             }
         }
@@ -48,7 +55,9 @@ impl Engine {
 
     /// A source's SR: remembered for LSR/DLSR in our receiver reports (its RTT).
     fn source_sender_report(&mut self, now: Instant, leg: LegId, ssrc: Ssrc, ntp: u64) {
-        let Some(l) = self.legs.get_mut(&leg) else { return };
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
         for src in l.sources.iter_mut().flatten() {
             if let Some(recv) = src.recv.as_mut().filter(|r| r.ssrc() == ssrc) {
                 recv.on_sender_report(now, ntp);
@@ -234,8 +243,16 @@ impl Engine {
         if !blocks.is_empty()
             && let Some(contents) = rtcp::receiver_report(sender, blocks)
         {
-            let socket = if l.cfg.rtcp_addr.is_some() { LocalSocket::Rtcp } else { LocalSocket::Rtp };
-            self.transmits.push_back(Transmit { socket, destination: l.cfg.rtcp_destination(), contents });
+            let socket = if l.cfg.rtcp_addr.is_some() {
+                LocalSocket::Rtcp
+            } else {
+                LocalSocket::Rtp
+            };
+            self.transmits.push_back(Transmit {
+                socket,
+                destination: l.cfg.rtcp_destination(),
+                contents,
+            });
         }
         self.timers.schedule(
             now + self.cfg.rtcp_interval,

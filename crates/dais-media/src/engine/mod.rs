@@ -982,7 +982,9 @@ impl Engine {
         // Health.
         src.last_packet_at = now;
         src.recv
-            .get_or_insert_with(|| ReceiveStats::new(hdr.ssrc, clock_rate, Duration::from_secs(1), now))
+            .get_or_insert_with(|| {
+                ReceiveStats::new(hdr.ssrc, clock_rate, Duration::from_secs(1), now)
+            })
             .on_packet(now, &hdr);
         match src.health {
             Health::Waiting => {

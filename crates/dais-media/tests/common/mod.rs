@@ -168,7 +168,10 @@ pub fn video_leg(a: SocketAddr, pt: u8, send: bool, recv: bool) -> LegConfig {
             clock_rate: 90_000,
             keyframe_request: KeyframeRequestMode::Rtcp,
         }),
-        audio: Some(AudioParams { payload_type: AUDIO_PT, clock_rate: 8000 }),
+        audio: Some(AudioParams {
+            payload_type: AUDIO_PT,
+            clock_rate: 8000,
+        }),
         send,
         recv,
     }
@@ -199,7 +202,9 @@ impl World {
         let i = self.venues.len() as u32;
         let leg = LegId(i + 1);
         let a = addr((i + 1) as u8, 5000);
-        self.engine.add_leg(self.now, leg, video_leg(a, VIDEO_PT, true, true)).unwrap();
+        self.engine
+            .add_leg(self.now, leg, video_leg(a, VIDEO_PT, true, true))
+            .unwrap();
         let r = self.rng.next_u64();
         self.venues.push(Venue {
             leg,
@@ -225,8 +230,13 @@ impl World {
     pub fn add_receiver(&mut self, feed: FeedId, pt: u8) -> LegId {
         let n = self.receiver_legs.len() as u32;
         let leg = LegId(1000 + n);
-        let a = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, (n / 200) as u8, (n % 200) as u8 + 1)), 6000);
-        self.engine.add_leg(self.now, leg, video_leg(a, pt, false, true)).unwrap();
+        let a = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(10, 1, (n / 200) as u8, (n % 200) as u8 + 1)),
+            6000,
+        );
+        self.engine
+            .add_leg(self.now, leg, video_leg(a, pt, false, true))
+            .unwrap();
         self.engine.subscribe(self.now, leg, feed).unwrap();
         self.receivers.insert(a, Vec::new());
         self.receiver_legs.insert(leg, a);
@@ -255,10 +265,18 @@ impl World {
                 v.keyframe_due_at = None;
             }
             for index in 0..v.packets_per_frame {
-                let tag = Tag { venue: v.leg.0, frame: v.frame, index, keyframe_start: false };
+                let tag = Tag {
+                    venue: v.leg.0,
+                    frame: v.frame,
+                    index,
+                    keyframe_start: false,
+                };
                 let payload = video_payload(tag, keyframe);
                 let marker = index + 1 == v.packets_per_frame;
-                out.push((v.addr, rtp_packet(VIDEO_PT, marker, v.seq, v.ts, v.ssrc, &payload)));
+                out.push((
+                    v.addr,
+                    rtp_packet(VIDEO_PT, marker, v.seq, v.ts, v.ssrc, &payload),
+                ));
                 v.seq = v.seq.wrapping_add(1);
             }
             v.frame += 1;
@@ -275,7 +293,8 @@ impl World {
         }
         let delay = Duration::from_millis(5 + self.rng.below(self.impairment.jitter_ms + 1));
         self.net_seq += 1;
-        self.net.insert((self.now + delay, self.net_seq), (from, pkt));
+        self.net
+            .insert((self.now + delay, self.net_seq), (from, pkt));
     }
 
     /// Hands a datagram to the engine now, bypassing the network, and records deliveries.
@@ -327,7 +346,8 @@ impl World {
         while let Some(t) = self.engine.poll_transmit() {
             // A keyframe request (RR+PLI+FIR) to a venue: it answers after its delay.
             let is_request = t.contents.len() >= 20 && t.contents.get(9) == Some(&206);
-            if is_request && let Some(v) = self.venues.iter_mut().find(|v| v.addr == t.destination) {
+            if is_request && let Some(v) = self.venues.iter_mut().find(|v| v.addr == t.destination)
+            {
                 v.requests_received += 1;
                 if v.lose_requests > 0 {
                     v.lose_requests -= 1;
@@ -377,7 +397,12 @@ impl World {
         self.events
             .iter()
             .filter_map(|(_, e)| match e {
-                MediaEvent::SwitchCompleted { to, latency, forced, .. } => Some((*to, *latency, *forced)),
+                MediaEvent::SwitchCompleted {
+                    to,
+                    latency,
+                    forced,
+                    ..
+                } => Some((*to, *latency, *forced)),
                 _ => None,
             })
             .collect()
@@ -397,12 +422,28 @@ pub fn assert_clean_stream(log: &[Delivered]) {
     let ssrc = log[0].feed_ssrc;
     for w in log.windows(2) {
         assert_eq!(w[1].feed_ssrc, ssrc, "SSRC changed within a feed");
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence not continuous: {:?} -> {:?}", w[0].tag, w[1].tag);
-        assert!((w[1].ts.wrapping_sub(w[0].ts) as i32) >= 0, "timestamp went backwards");
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "sequence not continuous: {:?} -> {:?}",
+            w[0].tag,
+            w[1].tag
+        );
+        assert!(
+            (w[1].ts.wrapping_sub(w[0].ts) as i32) >= 0,
+            "timestamp went backwards"
+        );
         let (a, b) = (w[0].tag.unwrap(), w[1].tag.unwrap());
         if a.venue != b.venue {
-            assert!(b.keyframe_start, "first packet of venue {} is not a keyframe start: {b:?}", b.venue);
-            assert!(w[1].ts != w[0].ts, "new source's frame shares the old one's timestamp");
+            assert!(
+                b.keyframe_start,
+                "first packet of venue {} is not a keyframe start: {b:?}",
+                b.venue
+            );
+            assert!(
+                w[1].ts != w[0].ts,
+                "new source's frame shares the old one's timestamp"
+            );
         }
     }
 }
