@@ -1,0 +1,152 @@
+//! One distinct mix on its way out: 16 kHz sum → 8 kHz → soft limiter → G.711, encoded at
+//! most once per codec per frame however many receivers hear it.
+
+use crate::g711;
+use crate::resample::{Decimator, HalfBandFir};
+use crate::types::Codec;
+
+/// Peak ceiling of the limiter: -1 dBFS.
+const CEILING: f32 = 29_200.0;
+
+/// A peak limiter with instant attack and a 100 ms release: the gain drops just enough on a
+/// peak that no sample exceeds the ceiling (no clipping, no overshoot), then recovers smoothly.
+#[derive(Clone, Debug)]
+pub(crate) struct Limiter {
+    gain: f32,
+    release: f32,
+}
+
+impl Limiter {
+    pub(crate) fn new(rate: u32) -> Self {
+        Limiter {
+            gain: 1.0,
+            release: 1.0 - (-1.0 / (0.1 * rate as f32)).exp(),
+        }
+    }
+
+    pub(crate) fn process(&mut self, x: &mut [f32]) {
+        for s in x {
+            let a = s.abs();
+            let need = if a > CEILING { CEILING / a } else { 1.0 };
+            self.gain = (self.gain + (1.0 - self.gain) * self.release).min(need);
+            *s *= self.gain;
+        }
+    }
+}
+
+/// One mix's output path with its filter and limiter state and its per-codec encodings.
+#[derive(Clone, Debug)]
+pub(crate) struct Signal {
+    dec: Decimator,
+    limiter: Limiter,
+    narrow: Vec<f32>,
+    pcm: Vec<i16>,
+    enc: [Vec<u8>; Codec::COUNT],
+    /// Frame number (+1) each encoding belongs to; 0 = none.
+    enc_frame: [u64; Codec::COUNT],
+}
+
+impl Signal {
+    pub(crate) fn new(fir: &HalfBandFir, wide: usize) -> Self {
+        let narrow = wide / 2;
+        Signal {
+            dec: Decimator::new(fir, wide),
+            limiter: Limiter::new(8000),
+            narrow: vec![0.0; narrow],
+            pcm: vec![0; narrow],
+            enc: [vec![0; narrow], vec![0; narrow]],
+            enc_frame: [0; Codec::COUNT],
+        }
+    }
+
+    /// Takes over another signal's filter and limiter state (a listener moving to this mix).
+    pub(crate) fn copy_state(&mut self, other: &Signal) {
+        self.dec.copy_state(&other.dec);
+        self.limiter = other.limiter.clone();
+    }
+
+    /// Renders frame `frame` from the 16 kHz sum `wide`.
+    pub(crate) fn render(&mut self, wide: &[f32]) {
+        self.dec.process(wide, &mut self.narrow);
+        self.limiter.process(&mut self.narrow);
+        for (o, s) in self.pcm.iter_mut().zip(&self.narrow) {
+            // Saturating float-to-int cast: the limiter already keeps |s| under the ceiling.
+            *o = *s as i16;
+        }
+        self.enc_frame = [0; Codec::COUNT];
+    }
+
+    /// The frame encoded in `codec`, encoding it if this is the first receiver asking.
+    /// Returns whether an encode happened.
+    pub(crate) fn encode(&mut self, codec: Codec, frame: u64) -> bool {
+        let i = codec.index();
+        if self.enc_frame[i] == frame + 1 {
+            return false;
+        }
+        encode_into(codec, &self.pcm, &mut self.enc[i]);
+        self.enc_frame[i] = frame + 1;
+        true
+    }
+
+    pub(crate) fn encoded(&self, codec: Codec) -> &[u8] {
+        &self.enc[codec.index()]
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pcm(&self) -> &[i16] {
+        &self.pcm
+    }
+}
+
+pub(crate) fn encode_into(codec: Codec, pcm: &[i16], out: &mut [u8]) {
+    match codec {
+        Codec::Pcmu => out
+            .iter_mut()
+            .zip(pcm)
+            .for_each(|(o, s)| *o = g711::ulaw_encode(*s)),
+        Codec::Pcma => out
+            .iter_mut()
+            .zip(pcm)
+            .for_each(|(o, s)| *o = g711::alaw_encode(*s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_never_exceeds_the_ceiling_and_recovers() {
+        let mut l = Limiter::new(8000);
+        let mut x: Vec<f32> = (0..8000)
+            .map(|i| 90_000.0 * ((i as f32) * 0.2).sin())
+            .collect();
+        l.process(&mut x);
+        assert!(x.iter().all(|s| s.abs() <= CEILING + 0.5));
+        let mut quiet = vec![1000.0f32; 8000];
+        l.process(&mut quiet);
+        assert!(
+            (quiet[7999] - 1000.0).abs() < 1.0,
+            "recovered to {}",
+            quiet[7999]
+        );
+    }
+
+    #[test]
+    fn loud_sum_renders_without_wrapping() {
+        let fir = HalfBandFir::new();
+        let mut s = Signal::new(&fir, 320);
+        let wide: Vec<f32> = (0..320)
+            .map(|i| 120_000.0 * ((i as f32) * 0.05).sin())
+            .collect();
+        for _ in 0..10 {
+            s.render(&wide);
+        }
+        assert!(
+            s.pcm()
+                .iter()
+                .all(|v| v.unsigned_abs() <= CEILING as u16 + 1)
+        );
+        assert!(s.pcm().iter().any(|v| v.unsigned_abs() > 20_000));
+    }
+}
