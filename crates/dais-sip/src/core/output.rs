@@ -397,7 +397,7 @@ impl SipCore {
         let c = self.call_mut(call)?;
         let uri = Uri::parse(&c.remote_target)
             .ok_or_else(|| CallerError::BadUri(c.remote_target.clone()))?;
-        c.local_cseq += 1;
+        c.local_cseq = c.local_cseq.saturating_add(1);
         let mut r = Request::new(method.clone(), uri);
         r.headers.push(
             "Via",
@@ -719,13 +719,12 @@ impl SipCore {
             c.session = Some((interval, now + interval));
         }
         let session_at = c.session.map(|(_, at)| at);
-        let seq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        // The ACK reuses the INVITE's CSeq number (§13.2.2.4); ours is always 1.
         let ack = self.dialog_request(id, Method::Ack).ok();
         if let Some((mut ack, t, d)) = ack {
-            // The ACK reuses the INVITE's CSeq number (§13.2.2.4).
-            ack.headers.set("CSeq", format!("{seq} ACK"));
+            ack.headers.set("CSeq", "1 ACK");
             if let Some(c) = self.calls.get_mut(&id) {
-                c.local_cseq = c.local_cseq.saturating_sub(1).max(seq);
+                c.local_cseq = 1;
             }
             let bytes = SipMessage::Request(ack).to_bytes();
             if let Some(c) = self.calls.get_mut(&id) {
