@@ -408,10 +408,10 @@ impl Engine {
                         None => FeedState::Idle,
                     };
                 }
-                FeedState::Switching { ref mut from, .. } => {
-                    if from.is_some_and(|s| s.source == leg) {
-                        *from = None;
-                    }
+                FeedState::Switching { ref mut from, .. }
+                    if from.is_some_and(|s| s.source == leg) =>
+                {
+                    *from = None;
                 }
                 _ => {}
             }
