@@ -303,7 +303,7 @@ impl Mixer {
         }
         let frame = self.cfg.frame.as_nanos();
         let p = ptime.as_nanos();
-        if p == 0 || p % frame != 0 || ptime > MAX_PTIME {
+        if p == 0 || !p.is_multiple_of(frame) || ptime > MAX_PTIME {
             return Err(MixerError::PacketTime(ptime));
         }
         let frames = (p / frame) as u32;

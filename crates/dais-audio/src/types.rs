@@ -98,7 +98,9 @@ impl Default for MixerConfig {
 impl MixerConfig {
     pub(crate) fn validate(&self) -> Result<(), MixerError> {
         let ms = self.frame.as_millis();
-        if !matches!(ms, 10 | 20 | 30 | 40 | 60) || self.frame.subsec_nanos() % 1_000_000 != 0 {
+        if !matches!(ms, 10 | 20 | 30 | 40 | 60)
+            || !self.frame.subsec_nanos().is_multiple_of(1_000_000)
+        {
             return Err(MixerError::InvalidConfig(
                 "frame must be 10, 20, 30, 40 or 60 ms",
             ));
