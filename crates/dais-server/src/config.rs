@@ -99,6 +99,9 @@ pub enum ConfigError {
     /// The command line itself is malformed (clap's own message).
     #[error("{0}")]
     Usage(String),
+    /// `--help` or `--version` was asked for: not an error, the text goes to stdout.
+    #[error("{0}")]
+    Info(String),
 }
 
 /// Log output format.
@@ -248,8 +251,8 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming the offending key; [`ConfigError::Usage`] for clap's errors
-    /// (including `--help` and `--version`, whose text is the message).
+    /// [`ConfigError`] naming the offending key; [`ConfigError::Usage`] for clap's errors;
+    /// [`ConfigError::Info`] for `--help` and `--version`, whose text is the message.
     pub fn from_env_and_args() -> Result<Config, ConfigError> {
         Config::from_args(std::env::args_os())
     }
@@ -265,9 +268,14 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Cli::command()
-            .try_get_matches_from(args)
-            .map_err(|e| ConfigError::Usage(e.render().to_string()))?;
+        let matches = Cli::command().try_get_matches_from(args).map_err(|e| {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                ConfigError::Usage(text)
+            } else {
+                ConfigError::Info(text)
+            }
+        })?;
         let cli = Cli::from_arg_matches(&matches).map_err(|e| ConfigError::Usage(e.to_string()))?;
         let file = match &cli.config {
             Some(path) => read_file(path)?,
@@ -277,6 +285,15 @@ impl Config {
             .ok()
             .filter(|p| !p.is_empty())
             .map(Secret::new);
+        if let Some(p) = &admin_password
+            && p.expose().chars().count() < 8
+        {
+            return Err(ConfigError::Invalid {
+                key: "admin_password",
+                source_desc: "DAIS_ADMIN_PASSWORD".into(),
+                problem: "shorter than 8 characters".into(),
+            });
+        }
         Config::build(file, admin_password, &Layers::from_cli(&cli, &matches))
     }
 

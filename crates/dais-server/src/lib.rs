@@ -25,6 +25,7 @@ mod app;
 pub mod config;
 pub mod control;
 pub mod logging;
+pub mod meetings;
 pub mod metrics;
 
 pub use api::auth::AuthedOperator;

@@ -11,14 +11,16 @@ use dais_server::{App, Config, ConfigError};
 async fn main() -> ExitCode {
     let config = match Config::from_env_and_args() {
         Ok(c) => c,
-        Err(ConfigError::Usage(text)) => {
-            // clap's own text: --help and --version land here too.
-            let is_info = text.contains("Usage:") && !text.starts_with("error:");
-            #[allow(clippy::print_stderr, clippy::print_stdout)]
-            if is_info {
+        Err(ConfigError::Info(text)) => {
+            #[allow(clippy::print_stdout)]
+            {
                 print!("{text}");
-                return ExitCode::SUCCESS;
-            } else {
+            }
+            return ExitCode::SUCCESS;
+        }
+        Err(ConfigError::Usage(text)) => {
+            #[allow(clippy::print_stderr)]
+            {
                 eprint!("{text}");
             }
             return ExitCode::from(2);

@@ -336,3 +336,23 @@ fn a_missing_config_file_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dais.toml"));
 }
+
+#[test]
+fn help_and_version_exit_0_and_a_short_admin_password_exits_2() {
+    for flag in ["--help", "--version"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_daisd"))
+            .env_clear()
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert!(!out.stdout.is_empty(), "{flag}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .env("DAIS_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DAIS_ADMIN_PASSWORD"));
+}

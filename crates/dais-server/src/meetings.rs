@@ -1,0 +1,446 @@
+//! The meetings this server runs: a registry of `dais-net` meeting controllers behind the
+//! [`MeetingControl`] seam, the WebSocket event stream, and the `--demo` meeting.
+//!
+//! The registry holds only handles (channels to each meeting's tasks); all meeting state lives
+//! in those tasks, so no lock is held across a meeting operation.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use dais_conference::{
+    ChairCommand, CommandError, ConferenceConfig, MeetingPlan, Role as ConfRole, Venue, VenueId,
+    VenueKind,
+};
+use dais_media::EngineConfig;
+use dais_net::demo::SimDialer;
+use dais_net::media_task;
+use dais_net::meeting::{self, ControlError as MeetingError, Dialer, MeetingHandle};
+use dais_net::sim::VideoShape;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::api::auth::AuthedOperator;
+use crate::app::AppState;
+use crate::config::RtpPortRange;
+use crate::control::{
+    Actor, BoxFuture, ChairCommandJson, CommandOutcome, ControlError, MeetingControl,
+    MeetingDetail, MeetingSummary, VenueStatus,
+};
+
+/// Display names of a meeting's venues, kept beside the handle for the API.
+#[derive(Debug, Clone)]
+struct Entry {
+    handle: MeetingHandle,
+    names: BTreeMap<VenueId, String>,
+}
+
+/// Every meeting of this server.
+#[derive(Debug)]
+pub struct Meetings {
+    ip: IpAddr,
+    ports: RtpPortRange,
+    engine: EngineConfig,
+    entries: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl Meetings {
+    /// An empty registry; meetings' media bind on `ip` within `ports`.
+    pub fn new(ip: IpAddr, ports: RtpPortRange) -> Arc<Meetings> {
+        Arc::new(Meetings {
+            ip,
+            ports,
+            engine: EngineConfig::default(),
+            entries: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn get(&self, number: &str) -> Option<Entry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(number)
+            .cloned()
+    }
+
+    /// The handle of a running meeting.
+    pub fn handle(&self, number: &str) -> Option<MeetingHandle> {
+        self.get(number).map(|e| e.handle)
+    }
+
+    /// Starts a meeting: binds its media port pair, spawns its media task and controller.
+    ///
+    /// # Errors
+    /// A duplicate number, no free port pair in the range, or an invalid plan.
+    pub async fn start_meeting(
+        &self,
+        plan: MeetingPlan,
+        dialer: Arc<dyn Dialer>,
+    ) -> Result<MeetingHandle, String> {
+        if self.get(&plan.number).is_some() {
+            return Err(format!("meeting {} already exists", plan.number));
+        }
+        let (rtp, rtcp) = self.bind_pair()?;
+        let (ev_tx, ev_rx) = mpsc::channel(1024);
+        let media = media_task::spawn(rtp, rtcp, self.engine, ev_tx).map_err(|e| e.to_string())?;
+        let names = plan
+            .venues
+            .iter()
+            .map(|v| (v.id.clone(), v.name.clone()))
+            .collect();
+        let number = plan.number.clone();
+        let handle = meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
+        info!(meeting = %number, rtp = %handle.media().rtp_addr(), "meeting started");
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                number,
+                Entry {
+                    handle: handle.clone(),
+                    names,
+                },
+            );
+        Ok(handle)
+    }
+
+    fn bind_pair(&self) -> Result<(std::net::UdpSocket, std::net::UdpSocket), String> {
+        let mut port = self.ports.lo();
+        while port < self.ports.hi() {
+            if let Ok(pair) = media_task::bind_pair(self.ip, port) {
+                return Ok(pair);
+            }
+            port = port.saturating_add(2);
+        }
+        Err(format!(
+            "no free RTP port pair in {}-{}",
+            self.ports.lo(),
+            self.ports.hi()
+        ))
+    }
+
+    /// Routes of the meeting event stream (`GET /api/v1/meetings/{number}/events`, WebSocket).
+    pub fn router(self: &Arc<Self>) -> Router<AppState> {
+        let me = self.clone();
+        Router::new().route(
+            "/api/v1/meetings/{number}/events",
+            get(
+                move |who: AuthedOperator, Path(number): Path<String>, ws: WebSocketUpgrade| {
+                    let me = me.clone();
+                    async move { me.events(who, number, ws) }
+                },
+            ),
+        )
+    }
+
+    fn events(&self, who: AuthedOperator, number: String, ws: WebSocketUpgrade) -> Response {
+        use axum::response::IntoResponse;
+        let Some(entry) = self.get(&number) else {
+            return crate::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such meeting",
+            )
+            .into_response();
+        };
+        let mut rx = entry.handle.subscribe();
+        info!(meeting = %number, operator = %who.operator.username, "event stream opened");
+        ws.on_upgrade(move |mut socket: WebSocket| async move {
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => {
+                            let Ok(text) = serde_json::to_string(&ev) else { continue };
+                            if socket.send(Message::Text(text.into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            let note = serde_json::json!({"type": "lagged", "missed": n});
+                            if socket.send(Message::Text(note.to_string().into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    },
+                    msg = socket.recv() => match msg {
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        _ => {}
+                    },
+                }
+            }
+        })
+    }
+}
+
+/// The store's role as the conference policy sees it.
+fn conference_actor(actor: &Actor) -> dais_conference::Actor {
+    let role = match &actor.role {
+        dais_store::Role::ItCentre => ConfRole::ItCentre,
+        dais_store::Role::SiteAdmin { site } => match site.parse() {
+            Ok(site) => ConfRole::SiteAdmin { site },
+            // A site the policy cannot name can operate nothing.
+            Err(_) => ConfRole::Auditor,
+        },
+        dais_store::Role::ChairOperator => ConfRole::ChairOperator,
+        dais_store::Role::Approver { .. } => ConfRole::Approver,
+        _ => ConfRole::Auditor,
+    };
+    dais_conference::Actor::new(actor.username.clone(), role)
+}
+
+fn venue(s: &str) -> Result<VenueId, ControlError> {
+    s.parse().map_err(|e| ControlError::Invalid {
+        reason: format!("venue `{s}`: {e}"),
+    })
+}
+
+fn venues(list: &[String]) -> Result<Vec<VenueId>, ControlError> {
+    list.iter().map(|s| venue(s)).collect()
+}
+
+/// The API's command (a stable public contract) as the policy's command.
+fn to_policy(cmd: ChairCommandJson) -> Result<ChairCommand, ControlError> {
+    use ChairCommandJson as J;
+    Ok(match cmd {
+        J::StartTesting => ChairCommand::StartTesting,
+        J::GoLive => ChairCommand::GoLive,
+        J::EndMeeting => ChairCommand::EndMeeting,
+        J::Broadcast { venue: v } => ChairCommand::Broadcast { venue: venue(&v)? },
+        J::View { venue: v } => ChairCommand::View { venue: venue(&v)? },
+        J::StopView => ChairCommand::StopView,
+        J::ReturnToMain => ChairCommand::ReturnToMain,
+        J::RollCall { venue: v } => ChairCommand::RollCall { venue: venue(&v)? },
+        J::RollCallNext => ChairCommand::RollCallNext,
+        J::EndRollCall => ChairCommand::EndRollCall,
+        J::StartPolling {
+            venues: v,
+            interval_secs,
+        } => ChairCommand::StartPolling {
+            venues: venues(&v)?,
+            interval: Duration::from_secs(u64::from(interval_secs)),
+        },
+        J::PausePolling => ChairCommand::PausePolling,
+        J::ResumePolling => ChairCommand::ResumePolling,
+        J::StopPolling => ChairCommand::StopPolling,
+        J::SetVoiceActivation { on } => ChairCommand::SetVoiceActivation { on },
+        J::Mute { venue: v } => ChairCommand::Mute { venue: venue(&v)? },
+        J::Unmute { venue: v } => ChairCommand::Unmute { venue: venue(&v)? },
+        J::MuteAllButMain => ChairCommand::MuteAllButMain,
+        J::BlockAudio { venue: v } => ChairCommand::BlockAudio { venue: venue(&v)? },
+        J::UnblockAudio { venue: v } => ChairCommand::UnblockAudio { venue: venue(&v)? },
+        J::Lock => ChairCommand::Lock,
+        J::Unlock => ChairCommand::Unlock,
+        J::Extend { by_secs } => ChairCommand::Extend {
+            by: Duration::from_secs(u64::from(by_secs)),
+        },
+        J::HandChair { to } => ChairCommand::HandChair { to },
+        J::Dial { venue: v } => ChairCommand::Dial { venue: venue(&v)? },
+        J::HangUp { venue: v } => ChairCommand::HangUp { venue: venue(&v)? },
+        J::Redial { venue: v } => ChairCommand::Redial { venue: venue(&v)? },
+        other => {
+            return Err(ControlError::Invalid {
+                reason: format!("command `{}` is not supported", other.name()),
+            });
+        }
+    })
+}
+
+fn from_policy(e: MeetingError) -> ControlError {
+    match e {
+        MeetingError::Refused(e) => match e {
+            CommandError::NotPermitted { .. } => ControlError::Forbidden {
+                reason: e.to_string(),
+            },
+            CommandError::UnknownVenue { .. } => ControlError::NotFound {
+                what: e.to_string(),
+            },
+            CommandError::InvalidArgument { .. } => ControlError::Invalid {
+                reason: e.to_string(),
+            },
+            CommandError::Internal { .. } => ControlError::Internal(e.to_string()),
+            _ => ControlError::Refused {
+                reason: e.to_string(),
+            },
+        },
+        _ => ControlError::Unavailable {
+            reason: "the meeting has ended".into(),
+        },
+    }
+}
+
+fn serde_name<T: serde::Serialize>(v: &T, field: &str) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| match j {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Object(o) => o.get(field).and_then(|s| s.as_str()).map(String::from),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+impl MeetingControl for Meetings {
+    fn list_meetings(&self) -> BoxFuture<'_, Result<Vec<MeetingSummary>, ControlError>> {
+        Box::pin(async move {
+            let entries: Vec<Entry> = self
+                .entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            let mut out = Vec::new();
+            for e in entries {
+                if let Some(view) = e.handle.view().await {
+                    out.push(summary(&view.conference));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn meeting_state(&self, number: String) -> BoxFuture<'_, Result<MeetingDetail, ControlError>> {
+        Box::pin(async move {
+            let entry = self.get(&number).ok_or_else(|| ControlError::NotFound {
+                what: format!("meeting {number}"),
+            })?;
+            let view = entry
+                .handle
+                .view()
+                .await
+                .ok_or_else(|| ControlError::Unavailable {
+                    reason: "the meeting has ended".into(),
+                })?;
+            let c = &view.conference;
+            let venues = c
+                .legs
+                .iter()
+                .map(|l| VenueStatus {
+                    name: l.venue.to_string(),
+                    leg: serde_name(&l.status, "status"),
+                    muted: l.muted,
+                })
+                .collect();
+            Ok(MeetingDetail {
+                summary: summary(c),
+                broadcast: c.feeds.broadcast.as_ref().map(ToString::to_string),
+                main_venue: Some(c.main_venue.to_string()),
+                venues,
+                extra: serde_json::json!({
+                    "display_names": entry.names.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+                    "live": view,
+                }),
+            })
+        })
+    }
+
+    fn command(
+        &self,
+        number: String,
+        actor: Actor,
+        command: ChairCommandJson,
+    ) -> BoxFuture<'_, Result<CommandOutcome, ControlError>> {
+        Box::pin(async move {
+            let entry = self.get(&number).ok_or_else(|| ControlError::NotFound {
+                what: format!("meeting {number}"),
+            })?;
+            let name = command.name();
+            let cmd = to_policy(command)?;
+            entry
+                .handle
+                .command(conference_actor(&actor), cmd)
+                .await
+                .map_err(from_policy)?;
+            Ok(CommandOutcome {
+                accepted: true,
+                message: format!("{name} done"),
+            })
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let entries: Vec<(String, Entry)> = std::mem::take(
+                &mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()),
+            )
+            .into_iter()
+            .collect();
+            for (number, e) in entries {
+                e.handle.shutdown().await;
+                info!(meeting = %number, "meeting ended at shutdown");
+            }
+        })
+    }
+}
+
+fn summary(c: &dais_conference::Snapshot) -> MeetingSummary {
+    MeetingSummary {
+        number: c.number.clone(),
+        subject: c.subject.clone(),
+        state: serde_name(&c.state, "state"),
+        venues_total: c.legs.len() as u32,
+        venues_connected: c.legs.iter().filter(|l| l.status.is_connected()).count() as u32,
+    }
+}
+
+/// The demo meeting's number.
+pub const DEMO_MEETING: &str = "8000";
+
+/// Starts the demo: meeting 8000, a province main venue, two cities and three county or unit
+/// branches, all simulated venues sending video and audio, live and connected.
+///
+/// # Errors
+/// When the meeting cannot start (e.g. no free port pair).
+pub async fn start_demo(meetings: &Meetings) -> Result<Arc<SimDialer>, String> {
+    let v = |id: &str, name: &str, kind: VenueKind, parent: Option<&str>| -> Result<Venue, String> {
+        Ok(Venue {
+            id: id.parse().map_err(|e| format!("{e}"))?,
+            name: name.into(),
+            kind,
+            parent: parent.map(|p| p.parse()).transpose().map_err(|e| format!("{e}"))?,
+        })
+    };
+    let venues = vec![
+        v("province", "Provincial department (13F)", VenueKind::Main, None)?,
+        v("jinan", "Jinan city", VenueKind::City, Some("province"))?,
+        v("qingdao", "Qingdao city", VenueKind::City, Some("province"))?,
+        v("licheng", "Licheng county", VenueKind::Branch, Some("jinan"))?,
+        v("laoshan", "Laoshan county", VenueKind::Branch, Some("qingdao"))?,
+        v("survey-institute", "Survey institute", VenueKind::Branch, Some("province"))?,
+    ];
+    let ids: Vec<VenueId> = venues.iter().map(|v| v.id.clone()).collect();
+    let plan = MeetingPlan {
+        number: DEMO_MEETING.into(),
+        subject: "Demo: provincial video conference".into(),
+        main_venue: ids[0].clone(),
+        venues,
+        chair: "admin".into(),
+        duration: None,
+        roll_call_order: ids[1..].to_vec(),
+    };
+    let dialer = SimDialer::new(meetings.ip, &ids, VideoShape::default());
+    let handle = meetings.start_meeting(plan, dialer.clone()).await?;
+    dialer.attach(handle.clone());
+    let system = dais_conference::Actor::new("admin", ConfRole::ItCentre);
+    handle
+        .command(system.clone(), ChairCommand::GoLive)
+        .await
+        .map_err(|e| e.to_string())?;
+    for id in &ids {
+        if let Err(e) = handle
+            .command(system.clone(), ChairCommand::Dial { venue: id.clone() })
+            .await
+        {
+            warn!(venue = %id, error = %e, "demo venue not dialled");
+        }
+    }
+    info!(meeting = DEMO_MEETING, venues = ids.len(), "demo meeting live");
+    Ok(dialer)
+}
