@@ -1,6 +1,7 @@
 //! The engine: one meeting's sources, feeds, timers and counters, owned by one task.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,27 @@ use crate::types::{EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, 
 const SSRC_PROBATION: u8 = 3;
 
 const KINDS: [MediaKind; 2] = [MediaKind::Audio, MediaKind::Video];
+
+/// Hasher for `LegId` keys: they are chosen by the caller, not by peers, so no HashDoS
+/// resistance is needed, and SipHash was a tenth of the per-packet cost (measured with perf).
+/// Peer-chosen keys (source addresses) keep the default SipHash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        // Fibonacci hashing: spreads sequential ids over the high bits hashbrown uses.
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AddrRole {
@@ -209,7 +231,7 @@ pub struct FeedInfo {
 pub struct Engine {
     cfg: EngineConfig,
     rng: u64,
-    legs: HashMap<LegId, Leg>,
+    legs: HashMap<LegId, Leg, BuildHasherDefault<IdHasher>>,
     addrs: HashMap<SocketAddr, (LegId, AddrRole)>,
     feeds: Vec<Option<Feed>>,
     feed_by_ssrc: HashMap<u32, FeedId>,
@@ -232,7 +254,7 @@ impl Engine {
         let mut e = Engine {
             cfg,
             rng: cfg.ssrc_seed,
-            legs: HashMap::new(),
+            legs: HashMap::default(),
             addrs: HashMap::new(),
             feeds: Vec::new(),
             feed_by_ssrc: HashMap::new(),
