@@ -78,6 +78,13 @@ pub enum MeetingEvent {
         /// True when the timeout forced the cut-over without a keyframe.
         forced: bool,
     },
+    /// The media engine wants a keyframe from a venue that asked for SIP INFO
+    /// (`application/media_control+xml` picture_fast_update) instead of RTCP PLI/FIR: the SIP
+    /// layer sends it.
+    KeyframeViaSipInfo {
+        /// The venue.
+        venue: VenueId,
+    },
     /// A venue's media stopped or resumed, or its picture froze.
     MediaHealth {
         /// The venue.
@@ -649,6 +656,14 @@ impl Controller {
                 };
                 let venue = self.venue_of[&leg].clone();
                 let _ = self.events.send(MeetingEvent::MediaHealth { venue, state });
+            }
+            MediaEvent::KeyframeRequested {
+                leg,
+                via: dais_media::KeyframeVia::SipInfo,
+            } => {
+                if let Some(venue) = self.venue_of.get(&leg).cloned() {
+                    let _ = self.events.send(MeetingEvent::KeyframeViaSipInfo { venue });
+                }
             }
             other => debug!(meeting = %self.number, event = ?other, "media event"),
         }

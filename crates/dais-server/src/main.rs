@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use dais_server::meetings::Meetings;
 use dais_server::{App, Config, ConfigError};
 
 #[tokio::main]
@@ -53,8 +54,22 @@ async fn main() -> ExitCode {
             );
         }
     }
-    // The meeting engine (dais-net) attaches here:
-    //   app.set_meeting_control(..); app.add_shutdown_step("..", ..);
+    let meetings = Meetings::new(app.config().sip.ip(), app.config().rtp_ports);
+    app.add_router(meetings.router());
+    app.set_meeting_control(meetings.clone());
+    if app.config().demo {
+        match dais_server::meetings::start_demo(&meetings).await {
+            Ok(_dialer) => tracing::info!(
+                meeting = dais_server::meetings::DEMO_MEETING,
+                http = %app.http_addr(),
+                "demo meeting is live: GET /api/v1/meetings/8000"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the demo meeting");
+                return ExitCode::from(1);
+            }
+        }
+    }
 
     match app.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use dais_conference::{
@@ -95,7 +95,8 @@ impl Meetings {
             .map(|v| (v.id.clone(), v.name.clone()))
             .collect();
         let number = plan.number.clone();
-        let handle = meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
+        let handle =
+            meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
         info!(meeting = %number, rtp = %handle.media().rtp_addr(), "meeting started");
         self.entries
             .lock()
@@ -244,11 +245,6 @@ fn to_policy(cmd: ChairCommandJson) -> Result<ChairCommand, ControlError> {
         J::Dial { venue: v } => ChairCommand::Dial { venue: venue(&v)? },
         J::HangUp { venue: v } => ChairCommand::HangUp { venue: venue(&v)? },
         J::Redial { venue: v } => ChairCommand::Redial { venue: venue(&v)? },
-        other => {
-            return Err(ControlError::Invalid {
-                reason: format!("command `{}` is not supported", other.name()),
-            });
-        }
     })
 }
 
@@ -258,8 +254,8 @@ fn from_policy(e: MeetingError) -> ControlError {
             CommandError::NotPermitted { .. } => ControlError::Forbidden {
                 reason: e.to_string(),
             },
-            CommandError::UnknownVenue { .. } => ControlError::NotFound {
-                what: e.to_string(),
+            CommandError::UnknownVenue { venue } => ControlError::NotFound {
+                what: format!("venue `{venue}` in this meeting"),
             },
             CommandError::InvalidArgument { .. } => ControlError::Invalid {
                 reason: e.to_string(),
@@ -367,11 +363,10 @@ impl MeetingControl for Meetings {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let entries: Vec<(String, Entry)> = std::mem::take(
-                &mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()),
-            )
-            .into_iter()
-            .collect();
+            let entries: Vec<(String, Entry)> =
+                std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()))
+                    .into_iter()
+                    .collect();
             for (number, e) in entries {
                 e.handle.shutdown().await;
                 info!(meeting = %number, "meeting ended at shutdown");
@@ -399,21 +394,45 @@ pub const DEMO_MEETING: &str = "8000";
 /// # Errors
 /// When the meeting cannot start (e.g. no free port pair).
 pub async fn start_demo(meetings: &Meetings) -> Result<Arc<SimDialer>, String> {
-    let v = |id: &str, name: &str, kind: VenueKind, parent: Option<&str>| -> Result<Venue, String> {
-        Ok(Venue {
-            id: id.parse().map_err(|e| format!("{e}"))?,
-            name: name.into(),
-            kind,
-            parent: parent.map(|p| p.parse()).transpose().map_err(|e| format!("{e}"))?,
-        })
-    };
+    let v =
+        |id: &str, name: &str, kind: VenueKind, parent: Option<&str>| -> Result<Venue, String> {
+            Ok(Venue {
+                id: id.parse().map_err(|e| format!("{e}"))?,
+                name: name.into(),
+                kind,
+                parent: parent
+                    .map(|p| p.parse())
+                    .transpose()
+                    .map_err(|e| format!("{e}"))?,
+            })
+        };
     let venues = vec![
-        v("province", "Provincial department (13F)", VenueKind::Main, None)?,
+        v(
+            "province",
+            "Provincial department (13F)",
+            VenueKind::Main,
+            None,
+        )?,
         v("jinan", "Jinan city", VenueKind::City, Some("province"))?,
         v("qingdao", "Qingdao city", VenueKind::City, Some("province"))?,
-        v("licheng", "Licheng county", VenueKind::Branch, Some("jinan"))?,
-        v("laoshan", "Laoshan county", VenueKind::Branch, Some("qingdao"))?,
-        v("survey-institute", "Survey institute", VenueKind::Branch, Some("province"))?,
+        v(
+            "licheng",
+            "Licheng county",
+            VenueKind::Branch,
+            Some("jinan"),
+        )?,
+        v(
+            "laoshan",
+            "Laoshan county",
+            VenueKind::Branch,
+            Some("qingdao"),
+        )?,
+        v(
+            "survey-institute",
+            "Survey institute",
+            VenueKind::Branch,
+            Some("province"),
+        )?,
     ];
     let ids: Vec<VenueId> = venues.iter().map(|v| v.id.clone()).collect();
     let plan = MeetingPlan {
@@ -441,6 +460,10 @@ pub async fn start_demo(meetings: &Meetings) -> Result<Arc<SimDialer>, String> {
             warn!(venue = %id, error = %e, "demo venue not dialled");
         }
     }
-    info!(meeting = DEMO_MEETING, venues = ids.len(), "demo meeting live");
+    info!(
+        meeting = DEMO_MEETING,
+        venues = ids.len(),
+        "demo meeting live"
+    );
     Ok(dialer)
 }
