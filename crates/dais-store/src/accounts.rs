@@ -309,6 +309,20 @@ impl Store {
         row.as_ref().map(operator_from_row).transpose()
     }
 
+    /// Every operator account, by id (without secrets).
+    ///
+    /// # Errors
+    ///
+    /// Database errors and corrupt rows.
+    pub async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {OPERATOR_COLUMNS} FROM operators ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(operator_from_row).collect()
+    }
+
     /// Enables or disables an account. Disabling also ends its sessions.
     ///
     /// # Errors

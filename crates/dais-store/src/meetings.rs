@@ -43,6 +43,14 @@ impl Store {
                 reason: "must be 1 to 512 bytes".into(),
             });
         }
+        if let Some(chair) = m.chair
+            && (chair.trim().is_empty() || chair.len() > 64 || chair.chars().any(char::is_control))
+        {
+            return Err(StoreError::Invalid {
+                field: "chair",
+                reason: "must be 1 to 64 bytes without control characters".into(),
+            });
+        }
         let mut venues = Vec::with_capacity(m.venues.len() + 1);
         if !m.venues.contains(&m.main_venue) {
             venues.push(m.main_venue);
@@ -75,12 +83,13 @@ impl Store {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO meetings (number, subject, main_venue_id, state, created_at) \
-             VALUES (?, ?, ?, 'scheduled', ?) RETURNING id",
+            "INSERT INTO meetings (number, subject, main_venue_id, state, chair, created_at) \
+             VALUES (?, ?, ?, 'scheduled', ?, ?) RETURNING id",
         )
         .bind(m.number)
         .bind(m.subject)
         .bind(m.main_venue.0)
+        .bind(m.chair)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -115,6 +124,7 @@ impl Store {
             main_venue: m.main_venue,
             venues,
             state: MeetingState::Scheduled,
+            chair: m.chair.map(str::to_owned),
             created_at: now,
         })
     }
@@ -126,7 +136,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn meeting(&self, number: &str) -> Result<Option<Meeting>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, number, subject, main_venue_id, state, created_at FROM meetings \
+            "SELECT id, number, subject, main_venue_id, state, chair, created_at FROM meetings \
              WHERE number = ?",
         )
         .bind(number)
@@ -145,7 +155,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn list_meetings(&self) -> Result<Vec<Meeting>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, number, subject, main_venue_id, state, created_at FROM meetings \
+            "SELECT id, number, subject, main_venue_id, state, chair, created_at FROM meetings \
              ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -216,6 +226,7 @@ impl Store {
                 table: "meetings",
                 reason: format!("unknown state {state:?}"),
             })?,
+            chair: row.try_get("chair")?,
             created_at: row.try_get("created_at")?,
         })
     }

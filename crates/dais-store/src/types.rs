@@ -343,6 +343,8 @@ pub struct Meeting {
     pub venues: Vec<VenueId>,
     /// Lifecycle state.
     pub state: MeetingState,
+    /// The chair operator's account name, when one was named at scheduling.
+    pub chair: Option<String>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -359,6 +361,9 @@ pub struct NewMeeting<'a> {
     /// Participating venues in roll-call order (must exist); the main venue is added first if
     /// missing, duplicates are refused.
     pub venues: &'a [VenueId],
+    /// The chair operator's account name, if named now (it need not exist yet: accounts and
+    /// bookings are managed by different people).
+    pub chair: Option<&'a str>,
 }
 
 /// How an audited action ended.

@@ -184,6 +184,21 @@ impl Store {
         row.as_ref().map(venue_from_row).transpose()
     }
 
+    /// A venue by its (unique) name.
+    ///
+    /// # Errors
+    ///
+    /// Database errors and corrupt rows.
+    pub async fn venue_by_name(&self, name: &str) -> Result<Option<Venue>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {VENUE_COLUMNS} FROM venues WHERE name = ?"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(venue_from_row).transpose()
+    }
+
     /// A venue by the SIP user it authenticates as (for the registrar and digest checks).
     ///
     /// # Errors

@@ -73,6 +73,7 @@ async fn reopening_keeps_accounts_venues_meetings_and_audit() {
                 subject: "Monthly review",
                 main_venue: main.id,
                 venues: &[jinan.id],
+                chair: Some("chair1"),
             },
             T0,
         )
@@ -97,6 +98,15 @@ async fn reopening_keeps_accounts_venues_meetings_and_audit() {
     let m = store.meeting("8001").await.unwrap().unwrap();
     assert_eq!(m.venues, vec![main.id, jinan.id], "main venue first");
     assert_eq!(m.state, MeetingState::Scheduled);
+    assert_eq!(m.chair.as_deref(), Some("chair1"));
+    assert_eq!(
+        store.venue_by_name("jinan").await.unwrap().map(|v| v.id),
+        Some(jinan.id)
+    );
+    assert_eq!(store.venue_by_name("nowhere").await.unwrap(), None);
+    let ops = store.list_operators().await.unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].username, ADMIN_USERNAME);
     store.integrity_check().await.unwrap();
     store.verify_audit_chain().await.unwrap();
     // admin creation, 2 venues, 1 meeting, 1 login
@@ -413,6 +423,7 @@ async fn venue_and_meeting_validation() {
         subject: "s",
         main_venue: a.id,
         venues,
+        chair: None,
     };
     assert!(matches!(
         store.create_meeting("admin", &mk("80a1", &[]), T0).await,
