@@ -20,9 +20,9 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dais_media::{
     Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket, MediaError,
@@ -39,6 +39,9 @@ const RECV_BATCH: usize = 32;
 /// Datagrams handled before the task yields to others, so one busy meeting cannot starve the
 /// other meetings on the same worker thread.
 const BUDGET: usize = 1024;
+/// How often the engine's figures are copied out for metrics scrapes: a lock once a second,
+/// never per packet.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// Counters the shell keeps about its own I/O (the engine keeps its own about decisions).
 #[derive(Debug, Default)]
@@ -99,6 +102,7 @@ pub struct MediaHandle {
     tx: mpsc::Sender<Command>,
     rtp_addr: SocketAddr,
     counters: Arc<IoCounters>,
+    published: Arc<Mutex<EngineStats>>,
 }
 
 macro_rules! ask {
@@ -122,6 +126,12 @@ impl MediaHandle {
     /// The shell's I/O counters.
     pub fn counters(&self) -> &IoCounters {
         &self.counters
+    }
+
+    /// The engine's totals as of the last publication (at most a second old): what metrics
+    /// scrapes read without disturbing the media task.
+    pub fn published_stats(&self) -> EngineStats {
+        *self.published.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds a leg (its addresses and negotiated codecs).
@@ -235,7 +245,10 @@ pub fn spawn(
     let rtp_addr = rtp.local_addr()?;
     let (tx, rx) = mpsc::channel(256);
     let counters = Arc::new(IoCounters::default());
+    let published = Arc::new(Mutex::new(EngineStats::default()));
     let task = MediaTask {
+        published: published.clone(),
+        next_publish: Instant::now() + PUBLISH_EVERY,
         engine: Engine::new(cfg),
         rtp,
         rtcp,
@@ -250,6 +263,7 @@ pub fn spawn(
         tx,
         rtp_addr,
         counters,
+        published,
     })
 }
 
@@ -263,12 +277,18 @@ struct MediaTask {
     counters: Arc<IoCounters>,
     /// The engine's legs, for statistics snapshots (commands are rare; a Vec is enough).
     legs: Vec<LegId>,
+    published: Arc<Mutex<EngineStats>>,
+    next_publish: Instant,
 }
 
 impl MediaTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
-            let deadline = self.engine.poll_timeout();
+            let deadline = Some(
+                self.engine
+                    .poll_timeout()
+                    .map_or(self.next_publish, |d| d.min(self.next_publish)),
+            );
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -295,11 +315,26 @@ impl MediaTask {
                         self.drain(LocalSocket::Rtcp);
                     }
                 }
-                () = sleep => self.engine.handle_timeout(Instant::now()),
+                () = sleep => {
+                    let now = Instant::now();
+                    if self.engine.poll_timeout().is_some_and(|d| d <= now) {
+                        self.engine.handle_timeout(now);
+                    }
+                }
             }
             self.flush_outputs();
+            let now = Instant::now();
+            if now >= self.next_publish {
+                self.publish();
+                self.next_publish = now + PUBLISH_EVERY;
+            }
         }
+        self.publish();
         debug!(rtp = %self.rtp.local_addr().map(|a| a.to_string()).unwrap_or_default(), "media task ended");
+    }
+
+    fn publish(&self) {
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = *self.engine.stats();
     }
 
     fn command(&mut self, cmd: Command) {

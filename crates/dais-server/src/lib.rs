@@ -25,6 +25,7 @@ mod app;
 pub mod config;
 pub mod control;
 pub mod logging;
+pub mod media_metrics;
 pub mod meetings;
 pub mod metrics;
 

@@ -57,6 +57,9 @@ async fn main() -> ExitCode {
     let meetings = Meetings::new(app.config().sip.ip(), app.config().rtp_ports);
     app.add_router(meetings.router());
     app.set_meeting_control(meetings.clone());
+    app.registry_mut().register_collector(Box::new(
+        dais_server::media_metrics::MediaCollector::new(meetings.clone()),
+    ));
     if app.config().demo {
         match dais_server::meetings::start_demo(&meetings).await {
             Ok(_dialer) => tracing::info!(

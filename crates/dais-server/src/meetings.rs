@@ -9,25 +9,32 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::Path;
+use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use dais_conference::{
-    ChairCommand, CommandError, ConferenceConfig, MeetingPlan, Role as ConfRole, Venue, VenueId,
-    VenueKind,
+    ChairCommand, CommandError, ConferenceConfig, ConferenceEvent, MeetingPlan, Role as ConfRole,
+    Venue, VenueId, VenueKind,
 };
 use dais_media::EngineConfig;
 use dais_net::demo::SimDialer;
 use dais_net::media_task;
-use dais_net::meeting::{self, ControlError as MeetingError, Dialer, MeetingHandle};
+use dais_net::meeting::{
+    self, ControlError as MeetingError, Dialer, MeetingEvent, MeetingHandle, NoDialer,
+};
 use dais_net::sim::VideoShape;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
+use crate::ApiError;
+use crate::api::access::{audit, meeting_in_scope, refuse, site_scope};
 use crate::api::auth::AuthedOperator;
-use crate::app::AppState;
+use crate::api::meetings::{StartRequest, check_number};
+use crate::app::{AppState, unix_now};
 use crate::config::RtpPortRange;
 use crate::control::{
     Actor, BoxFuture, ChairCommandJson, CommandOutcome, ControlError, MeetingControl,
@@ -42,12 +49,24 @@ struct Entry {
 }
 
 /// Every meeting of this server.
-#[derive(Debug)]
 pub struct Meetings {
     ip: IpAddr,
     ports: RtpPortRange,
     engine: EngineConfig,
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Places calls for meetings started from the store (the SIP service's dialer once it is
+    /// attached; until then [`NoDialer`], so venues can only dial in).
+    dialer: Mutex<Arc<dyn Dialer>>,
+}
+
+impl std::fmt::Debug for Meetings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meetings")
+            .field("ip", &self.ip)
+            .field("ports", &self.ports)
+            .field("meetings", &self.entries.lock().map(|e| e.len()).unwrap_or(0))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Meetings {
@@ -58,7 +77,23 @@ impl Meetings {
             ports,
             engine: EngineConfig::default(),
             entries: Mutex::new(BTreeMap::new()),
+            dialer: Mutex::new(Arc::new(NoDialer)),
         })
+    }
+
+    /// Sets the dialer used by meetings started from now on (`POST
+    /// /api/v1/meetings/{number}/start`). Call it at start-up, before serving; meetings already
+    /// running keep the dialer they were started with.
+    pub fn set_dialer(&self, dialer: Arc<dyn Dialer>) {
+        *self.dialer.lock().unwrap_or_else(|e| e.into_inner()) = dialer;
+    }
+
+    /// The dialer new meetings get.
+    pub fn dialer(&self) -> Arc<dyn Dialer> {
+        self.dialer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn get(&self, number: &str) -> Option<Entry> {
@@ -126,30 +161,77 @@ impl Meetings {
         ))
     }
 
-    /// Routes of the meeting event stream (`GET /api/v1/meetings/{number}/events`, WebSocket).
-    pub fn router(self: &Arc<Self>) -> Router<AppState> {
-        let me = self.clone();
-        Router::new().route(
-            "/api/v1/meetings/{number}/events",
-            get(
-                move |who: AuthedOperator, Path(number): Path<String>, ws: WebSocketUpgrade| {
-                    let me = me.clone();
-                    async move { me.events(who, number, ws) }
-                },
-            ),
-        )
+    /// Every running meeting's number and media task (for metrics).
+    pub fn media_handles(&self) -> Vec<(String, dais_net::media_task::MediaHandle)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(n, e)| (n.clone(), e.handle.media().clone()))
+            .collect()
     }
 
-    fn events(&self, who: AuthedOperator, number: String, ws: WebSocketUpgrade) -> Response {
+    /// Routes served by the registry itself: the meeting event stream
+    /// (`GET /api/v1/meetings/{number}/events`, WebSocket) and starting a stored meeting
+    /// (`POST /api/v1/meetings/{number}/start`). Their OpenAPI descriptions are in
+    /// [`crate::api::meetings`].
+    pub fn router(self: &Arc<Self>) -> Router<AppState> {
+        let events = self.clone();
+        let start = self.clone();
+        Router::new()
+            .route(
+                "/api/v1/meetings/{number}/events",
+                get(
+                    move |State(state): State<AppState>,
+                          who: AuthedOperator,
+                          Path(number): Path<String>,
+                          ws: WebSocketUpgrade| {
+                        let me = events.clone();
+                        async move { me.events(state, who, number, ws).await }
+                    },
+                ),
+            )
+            .route(
+                "/api/v1/meetings/{number}/start",
+                post(
+                    move |State(state): State<AppState>,
+                          who: AuthedOperator,
+                          Path(number): Path<String>,
+                          body: Bytes| {
+                        let me = start.clone();
+                        async move { me.start_stored(state, who, number, body).await }
+                    },
+                ),
+            )
+    }
+
+    async fn events(
+        &self,
+        state: AppState,
+        who: AuthedOperator,
+        number: String,
+        ws: WebSocketUpgrade,
+    ) -> Response {
         use axum::response::IntoResponse;
         let Some(entry) = self.get(&number) else {
-            return crate::ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not_found",
-                "no such meeting",
-            )
-            .into_response();
+            return ApiError::not_found(format!("no running meeting {number}")).into_response();
         };
+        match site_scope(&state, &who).await {
+            Err(e) => return e.into_response(),
+            Ok(scope) => {
+                if !meeting_in_scope(&scope, entry.names.keys().map(VenueId::as_str)) {
+                    return refuse(
+                        &state,
+                        &who,
+                        "meeting.events",
+                        &format!("meeting {number}"),
+                        "none of this site's venues takes part in the meeting",
+                    )
+                    .await
+                    .into_response();
+                }
+            }
+        }
         let mut rx = entry.handle.subscribe();
         info!(meeting = %number, operator = %who.operator.username, "event stream opened");
         ws.on_upgrade(move |mut socket: WebSocket| async move {
@@ -162,7 +244,7 @@ impl Meetings {
                                 break;
                             }
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
                             let note = serde_json::json!({"type": "lagged", "missed": n});
                             if socket.send(Message::Text(note.to_string().into())).await.is_err() {
                                 break;
@@ -178,6 +260,196 @@ impl Meetings {
             }
         })
     }
+
+    /// `POST /api/v1/meetings/{number}/start`: see [`crate::api::meetings::start_doc`].
+    async fn start_stored(
+        &self,
+        state: AppState,
+        who: AuthedOperator,
+        number: String,
+        body: Bytes,
+    ) -> Result<Json<MeetingDetail>, ApiError> {
+        check_number(&number)?;
+        let req: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
+            StartRequest::default()
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("start request: {e}")))?
+        };
+        let target = format!("meeting {number}");
+        let stored = state
+            .store
+            .meeting(&number)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("meeting {number} not found")))?;
+        let username = &who.operator.username;
+        let may = match &who.operator.role {
+            dais_store::Role::ItCentre => true,
+            dais_store::Role::ChairOperator => stored.chair.as_ref().is_none_or(|c| c == username),
+            _ => false,
+        };
+        if !may {
+            return Err(refuse(
+                &state,
+                &who,
+                "meeting.start",
+                &target,
+                "only the IT centre or the meeting's chair operator may start it",
+            )
+            .await);
+        }
+        let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "refused", why);
+        let outcome = async {
+            if self.get(&number).is_some() {
+                return Err(conflict(format!("meeting {number} is already running")));
+            }
+            if stored.state == dais_store::MeetingState::Ended {
+                return Err(conflict(format!("meeting {number} has ended")));
+            }
+            let plan = plan_from_store(&state.store, &stored, username).await?;
+            let handle = self
+                .start_meeting(plan, self.dialer())
+                .await
+                .map_err(|e| {
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
+                })?;
+            // Subscribe before the first command so that no state change is missed.
+            spawn_state_writer(state.store.clone(), number.clone(), handle.subscribe());
+            let actor = conference_actor(&who.actor());
+            // A meeting the store already has live (a restart) resumes live.
+            let first = if req.testing && stored.state == dais_store::MeetingState::Scheduled {
+                ChairCommand::StartTesting
+            } else {
+                ChairCommand::GoLive
+            };
+            handle
+                .command(actor.clone(), first)
+                .await
+                .map_err(|e| ApiError::from(from_policy(e)))?;
+            let venues: Vec<VenueId> = self
+                .get(&number)
+                .map(|e| e.names.keys().cloned().collect())
+                .unwrap_or_default();
+            for venue in venues {
+                if let Err(e) = handle
+                    .command(actor.clone(), ChairCommand::Dial { venue: venue.clone() })
+                    .await
+                {
+                    warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
+                }
+            }
+            self.meeting_state(number.clone())
+                .await
+                .map_err(ApiError::from)
+        }
+        .await;
+        let result = match &outcome {
+            Ok(_) => dais_store::AuditResult::Ok,
+            Err(e) if e.status.is_client_error() => dais_store::AuditResult::Refused(e.message.clone()),
+            Err(e) => dais_store::AuditResult::Failed(e.message.clone()),
+        };
+        audit(&state, &who, "meeting.start", &target, result).await;
+        outcome.map(Json)
+    }
+}
+
+/// Builds the conference plan of a stored meeting. Venue names become the conference's venue
+/// ids (the API only creates venues whose names are valid ids).
+async fn plan_from_store(
+    store: &dais_store::Store,
+    m: &dais_store::Meeting,
+    starter: &str,
+) -> Result<MeetingPlan, ApiError> {
+    let all: BTreeMap<dais_store::VenueId, dais_store::Venue> = store
+        .list_venues()
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let id_of = |v: &dais_store::Venue| -> Result<VenueId, ApiError> {
+        v.name.parse().map_err(|e| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "refused",
+                format!("venue `{}` cannot take part: {e}", v.name),
+            )
+        })
+    };
+    let mut venues = Vec::with_capacity(m.venues.len());
+    for id in &m.venues {
+        let v = all.get(id).ok_or_else(|| {
+            ApiError::internal(format!("meeting {} lists unknown venue {id}", m.number))
+        })?;
+        let parent = match v.parent.and_then(|p| all.get(&p)) {
+            Some(p) => Some(id_of(p)?),
+            None => None,
+        };
+        venues.push(Venue {
+            id: id_of(v)?,
+            name: v.name.clone(),
+            kind: match v.kind {
+                dais_store::VenueKind::Main => VenueKind::Main,
+                dais_store::VenueKind::City => VenueKind::City,
+                _ => VenueKind::Branch,
+            },
+            parent,
+        });
+    }
+    let main = all
+        .get(&m.main_venue)
+        .ok_or_else(|| ApiError::internal(format!("meeting {} has no main venue", m.number)))?;
+    let main_venue = id_of(main)?;
+    let roll_call_order = venues
+        .iter()
+        .map(|v| v.id.clone())
+        .filter(|v| *v != main_venue)
+        .collect();
+    Ok(MeetingPlan {
+        number: m.number.clone(),
+        subject: m.subject.clone(),
+        main_venue,
+        venues,
+        chair: m.chair.clone().unwrap_or_else(|| starter.to_owned()),
+        duration: None,
+        roll_call_order,
+    })
+}
+
+/// Writes a running meeting's state changes to the store until it ends.
+fn spawn_state_writer(
+    store: dais_store::Store,
+    number: String,
+    mut rx: broadcast::Receiver<MeetingEvent>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let to = match rx.recv().await {
+                Ok(MeetingEvent::Conference {
+                    event: ConferenceEvent::StateChanged { to, .. },
+                }) => to,
+                Ok(_) => continue,
+                // Events were missed; the next state change still carries the whole truth.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(meeting = %number, missed = n, "state writer lagged");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            let Some(state) = dais_store::MeetingState::parse(&serde_name(&to, "state")) else {
+                warn!(meeting = %number, state = ?to, "state without a stored spelling");
+                continue;
+            };
+            if let Err(e) = store
+                .set_meeting_state("system", &number, state, unix_now())
+                .await
+            {
+                warn!(meeting = %number, error = %e, "meeting state not written to the store");
+            }
+            if state == dais_store::MeetingState::Ended {
+                break;
+            }
+        }
+    });
 }
 
 /// The store's role as the conference policy sees it.
