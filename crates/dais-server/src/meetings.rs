@@ -64,7 +64,10 @@ impl std::fmt::Debug for Meetings {
         f.debug_struct("Meetings")
             .field("ip", &self.ip)
             .field("ports", &self.ports)
-            .field("meetings", &self.entries.lock().map(|e| e.len()).unwrap_or(0))
+            .field(
+                "meetings",
+                &self.entries.lock().map(|e| e.len()).unwrap_or(0),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -310,9 +313,7 @@ impl Meetings {
             let handle = self
                 .start_meeting(plan, self.dialer())
                 .await
-                .map_err(|e| {
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
-                })?;
+                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
             // Subscribe before the first command so that no state change is missed.
             spawn_state_writer(state.store.clone(), number.clone(), handle.subscribe());
             let actor = conference_actor(&who.actor());
@@ -332,7 +333,12 @@ impl Meetings {
                 .unwrap_or_default();
             for venue in venues {
                 if let Err(e) = handle
-                    .command(actor.clone(), ChairCommand::Dial { venue: venue.clone() })
+                    .command(
+                        actor.clone(),
+                        ChairCommand::Dial {
+                            venue: venue.clone(),
+                        },
+                    )
                     .await
                 {
                     warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
@@ -345,7 +351,9 @@ impl Meetings {
         .await;
         let result = match &outcome {
             Ok(_) => dais_store::AuditResult::Ok,
-            Err(e) if e.status.is_client_error() => dais_store::AuditResult::Refused(e.message.clone()),
+            Err(e) if e.status.is_client_error() => {
+                dais_store::AuditResult::Refused(e.message.clone())
+            }
             Err(e) => dais_store::AuditResult::Failed(e.message.clone()),
         };
         audit(&state, &who, "meeting.start", &target, result).await;

@@ -1,9 +1,12 @@
 //! The HTTP API: routes, the OpenAPI document, request metrics.
 
+pub(crate) mod access;
 pub mod auth;
 pub mod error;
 pub mod meetings;
+pub mod operators;
 pub mod system;
+pub mod venues;
 
 use std::time::Instant;
 
@@ -31,8 +34,16 @@ use error::ApiError;
         auth::logout,
         auth::me,
         meetings::list,
+        meetings::create,
         meetings::get,
+        meetings::start_doc,
         meetings::command,
+        meetings::events_doc,
+        venues::create,
+        venues::list,
+        venues::get,
+        operators::create,
+        operators::list,
     ),
     components(schemas(
         error::ErrorBody,
@@ -46,12 +57,21 @@ use error::ApiError;
         crate::control::MeetingDetail,
         crate::control::VenueStatus,
         crate::control::CommandOutcome,
+        meetings::NewMeetingRequest,
+        meetings::StoredMeetingDto,
+        meetings::StartRequest,
+        venues::NewVenueRequest,
+        venues::VenueDto,
+        venues::VenueKindDto,
+        operators::NewOperatorRequest,
     )),
     modifiers(&BearerScheme),
     tags(
         (name = "system", description = "Health, metrics, this document"),
         (name = "auth", description = "Operator login"),
-        (name = "meetings", description = "Live meetings and chair commands"),
+        (name = "meetings", description = "Meetings: scheduling, starting, live state, chair commands, events"),
+        (name = "venues", description = "Venues and their SIP accounts"),
+        (name = "operators", description = "Operator accounts and roles"),
     )
 )]
 pub struct ApiDoc;
@@ -77,7 +97,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
-        .route("/api/v1/meetings", get(meetings::list))
+        .route(
+            "/api/v1/meetings",
+            get(meetings::list).post(meetings::create),
+        )
+        .route("/api/v1/venues", get(venues::list).post(venues::create))
+        .route("/api/v1/venues/{id}", get(venues::get))
+        .route(
+            "/api/v1/operators",
+            get(operators::list).post(operators::create),
+        )
         .route("/api/v1/meetings/{number}", get(meetings::get))
         .route(
             "/api/v1/meetings/{number}/commands",
