@@ -63,7 +63,12 @@ impl Meeting {
             packets.push(p);
         }
         mixer.set_main(Some(VenueId(0)));
-        let mut m = Meeting { mixer, packets, frame: 0, t0: Instant::now() };
+        let mut m = Meeting {
+            mixer,
+            packets,
+            frame: 0,
+            t0: Instant::now(),
+        };
         for _ in 0..50 {
             m.step();
         }
