@@ -111,6 +111,8 @@ pub struct EngineStats {
     pub datagrams: u64,
     /// RTP packets forwarded, counted once per feed.
     pub forwarded: u64,
+    /// RTP audio packets handed to the mixer ([`Routed::Audio`](crate::Routed::Audio)).
+    pub to_mixer: u64,
     /// Sends those forwards cost (packets × destinations).
     pub sends: u64,
     /// RTCP compounds terminated.

@@ -66,8 +66,8 @@ pub use events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
 pub use routed::{DestGroup, Forward, Forwards, LocalSocket, Routed, Transmit, apply};
 pub use switching::Rewrite;
 pub use types::{
-    AudioParams, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind,
-    VideoParams,
+    AudioParams, AudioRoute, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId,
+    MediaKind, VideoParams,
 };
 
 pub use dais_rtp::{Ssrc, VideoCodec};

@@ -8,7 +8,7 @@ use dais_rtp::{rewrite_header, set_marker, set_payload_type};
 use crate::engine::Feed;
 use crate::error::DropReason;
 use crate::switching::Rewrite;
-use crate::types::FeedId;
+use crate::types::{FeedId, LegId};
 
 /// The receivers of one feed that share a payload type: one `set_payload_type`, then one
 /// batched send to all of `destinations`.
@@ -121,6 +121,14 @@ pub enum Routed<'a> {
     Forward(Forwards<'a>),
     /// RTCP (or similar) that the engine terminated; its answers come from `poll_transmit`.
     Consumed,
+    /// Audio (or an RFC 4733 telephone-event) of a leg whose audio is mixed
+    /// ([`AudioRoute::Mixed`](crate::AudioRoute::Mixed)): the address was validated, the RTP
+    /// header parsed, the SSRC checked and the packet counted; hand the datagram to the mixer
+    /// as this leg's.
+    Audio {
+        /// The leg it came from.
+        leg: LegId,
+    },
     /// Not forwarded, and why.
     Dropped(DropReason),
 }

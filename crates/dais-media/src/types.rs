@@ -78,6 +78,25 @@ pub struct AudioParams {
     pub clock_rate: u32,
 }
 
+/// Where a leg's uplink audio goes.
+///
+/// The engine switches audio like video by default: feeds show one venue's sound. A meeting
+/// with an audio mixer in its shell hands the audio of the legs it can decode to the mixer
+/// instead ([`Engine::set_audio_route`](crate::Engine::set_audio_route)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AudioRoute {
+    /// Feeds may show the leg's audio (the model for codecs the mixer does not decode).
+    #[default]
+    Feeds,
+    /// The leg's audio goes to the shell's mixer: `handle_datagram` returns
+    /// [`Routed::Audio`](crate::Routed::Audio) for its audio payload type and for
+    /// `telephone_event`, after the address, header and SSRC checks. Feeds never get it.
+    Mixed {
+        /// The RFC 4733 telephone-event payload type the leg negotiated, if any.
+        telephone_event: Option<u8>,
+    },
+}
+
 /// One leg's media configuration (from its negotiated SDP).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LegConfig {

@@ -90,7 +90,7 @@ proptest! {
                     let fwd = match routed {
                         Routed::Forward(f) => { prop_assert_eq!(f.len(), 1); Some(f.get(0).unwrap().rewrite) }
                         Routed::Dropped(_) => None,
-                        Routed::Consumed => { prop_assert!(false, "RTP consumed"); None }
+                        Routed::Consumed | Routed::Audio { .. } => { prop_assert!(false, "RTP consumed"); None }
                     };
                     while let Some(ev) = e.poll_event() {
                         if let MediaEvent::SwitchCompleted { forced: true, .. } = ev { forced_pending = true; }

@@ -8,7 +8,7 @@ use crate::error::MediaError;
 use crate::events::{LegStats, MediaEvent};
 use crate::switching::{FeedState, Gate, OutputClock, SwitchCause};
 use crate::timers::Timer;
-use crate::types::{FeedId, LegConfig, LegId, MediaKind};
+use crate::types::{AudioRoute, FeedId, LegConfig, LegId, MediaKind};
 
 impl Engine {
     // ----- legs -------------------------------------------------------------------------
@@ -54,6 +54,7 @@ impl Engine {
                 sources: [None, None],
                 watchers: [Vec::new(), Vec::new()],
                 subscriptions: Vec::new(),
+                audio_route: AudioRoute::Feeds,
                 stats: LegStats::default(),
             },
         );
@@ -209,6 +210,37 @@ impl Engine {
             );
         }
         Ok(())
+    }
+
+    /// Sends a leg's uplink audio to the feeds (the default) or to the shell's mixer. While it
+    /// is [`AudioRoute::Mixed`], `handle_datagram` answers the leg's audio and telephone-event
+    /// packets with [`Routed::Audio`](crate::Routed::Audio) once they pass the address, header
+    /// and SSRC checks, and feeds that show the leg's audio get nothing from it (switch them
+    /// elsewhere). The route survives [`update_leg`](Self::update_leg).
+    ///
+    /// # Errors
+    /// [`MediaError::UnknownLeg`]; [`MediaError::KindNotNegotiated`] for `Mixed` on a leg
+    /// without audio.
+    pub fn set_audio_route(&mut self, leg: LegId, route: AudioRoute) -> Result<(), MediaError> {
+        let l = self.legs.get_mut(&leg).ok_or(MediaError::UnknownLeg(leg))?;
+        if matches!(route, AudioRoute::Mixed { .. }) && l.cfg.audio.is_none() {
+            return Err(MediaError::KindNotNegotiated {
+                leg,
+                kind: MediaKind::Audio,
+            });
+        }
+        l.audio_route = route;
+        Ok(())
+    }
+
+    /// A leg's audio route, `None` for an unknown leg.
+    pub fn audio_route(&self, leg: LegId) -> Option<AudioRoute> {
+        self.legs.get(&leg).map(|l| l.audio_route)
+    }
+
+    /// A leg's current configuration, `None` for an unknown leg.
+    pub fn leg_config(&self, leg: LegId) -> Option<&LegConfig> {
+        self.legs.get(&leg).map(|l| &l.cfg)
     }
 
     /// Removes a leg: it stops being a source and a receiver. Unknown legs are ignored.

@@ -19,7 +19,9 @@ mod commands;
 mod control;
 use crate::switching::{Decision, FeedState, Gate, OutputClock, PacketInfo, Shown, SwitchCause};
 use crate::timers::{Timer, Timers};
-use crate::types::{EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind};
+use crate::types::{
+    AudioRoute, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind,
+};
 
 /// Consecutive packets of a new SSRC needed before a source's SSRC change is believed: one
 /// stray or spoofed packet must not void every feed's numbering.
@@ -129,7 +131,18 @@ struct Leg {
     watchers: [Vec<FeedId>; 2],
     /// Feeds this leg receives (at most one per kind for now; a cascade link will take more).
     subscriptions: Vec<FeedId>,
+    /// Feeds or the shell's mixer.
+    audio_route: AudioRoute,
     stats: LegStats,
+}
+
+/// What `route_rtp` decided for a packet that was not dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RtpVerdict {
+    /// Forwards are in `scratch`.
+    Forward,
+    /// The leg's audio goes to the mixer.
+    Mixer,
 }
 
 /// One picture (or sound) that receivers watch.
@@ -420,17 +433,21 @@ impl Engine {
         };
         let result = match classify(buf) {
             PacketClass::Rtp if role == AddrRole::Rtcp => Err(DropReason::RtpOnRtcpAddress),
-            PacketClass::Rtp => self.route_rtp(now, leg, buf),
-            PacketClass::Rtcp => self.handle_rtcp(now, leg, buf).map(|()| false),
+            PacketClass::Rtp => self.route_rtp(now, leg, buf).map(Some),
+            PacketClass::Rtcp => self.handle_rtcp(now, leg, buf).map(|()| None),
             _ => Err(DropReason::NotRtp),
         };
         self.run_deferred(now);
         match result {
-            Ok(true) => Routed::Forward(Forwards {
+            Ok(Some(RtpVerdict::Forward)) => Routed::Forward(Forwards {
                 items: &self.scratch,
                 feeds: &self.feeds,
             }),
-            Ok(false) => Routed::Consumed,
+            Ok(Some(RtpVerdict::Mixer)) => {
+                self.stats.to_mixer += 1;
+                Routed::Audio { leg }
+            }
+            Ok(None) => Routed::Consumed,
             Err(reason) => {
                 self.stats.dropped.add(reason);
                 if let Some(l) = self.legs.get_mut(&leg) {
@@ -441,8 +458,12 @@ impl Engine {
         }
     }
 
-    /// Ok(true): forwards are in `scratch`.
-    fn route_rtp(&mut self, now: Instant, leg_id: LegId, buf: &[u8]) -> Result<bool, DropReason> {
+    fn route_rtp(
+        &mut self,
+        now: Instant,
+        leg_id: LegId,
+        buf: &[u8],
+    ) -> Result<RtpVerdict, DropReason> {
         let hdr = RtpHeader::parse(buf).map_err(|_| DropReason::MalformedRtp)?;
         let Engine {
             legs,
@@ -460,10 +481,19 @@ impl Engine {
         if !leg.cfg.send {
             return Err(DropReason::LegNotSending);
         }
-        let kind = leg
-            .cfg
-            .kind_of_payload_type(hdr.payload_type)
-            .ok_or(DropReason::UnknownPayloadType)?;
+        let mixed = match leg.audio_route {
+            AudioRoute::Mixed { telephone_event } if leg.cfg.audio.is_some() => {
+                Some(telephone_event)
+            }
+            _ => None,
+        };
+        let kind = match leg.cfg.kind_of_payload_type(hdr.payload_type) {
+            Some(kind) => kind,
+            // Telephone-events share the audio stream's SSRC and sequence space (RFC 4733
+            // §2.1), so they go through the audio source's checks and counters.
+            None if mixed.flatten() == Some(hdr.payload_type) => MediaKind::Audio,
+            None => return Err(DropReason::UnknownPayloadType),
+        };
         let clock_rate = leg.cfg.clock_rate(kind).unwrap_or(90_000);
         let keyframe = match (kind, leg.cfg.video) {
             (MediaKind::Video, Some(v)) => is_keyframe(v.codec, hdr.payload(buf)),
@@ -541,6 +571,18 @@ impl Engine {
         }
         if keyframe {
             src.keyframe_ref_at = now;
+        }
+
+        if mixed.is_some() && kind == MediaKind::Audio {
+            if let Some(old) = changed_from {
+                events.push_back(MediaEvent::SsrcChanged {
+                    leg: leg_id,
+                    kind,
+                    old: Ssrc(old),
+                    new: Ssrc(ssrc),
+                });
+            }
+            return Ok(RtpVerdict::Mixer);
         }
 
         let watchers = &leg.watchers[k];
@@ -649,7 +691,7 @@ impl Engine {
         if scratch.is_empty() {
             return Err(best_drop);
         }
-        Ok(true)
+        Ok(RtpVerdict::Forward)
     }
 
     fn run_deferred(&mut self, now: Instant) {

@@ -314,7 +314,7 @@ impl World {
                 }
                 None
             }
-            Routed::Consumed => None,
+            Routed::Consumed | Routed::Audio { .. } => None,
             Routed::Dropped(r) => Some(r),
         };
         if let Some(r) = dropped {
