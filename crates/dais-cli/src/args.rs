@@ -1,0 +1,270 @@
+//! The command line, as clap parses it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `dais`: operate a Dais MCU from the shell.
+#[derive(Debug, Parser)]
+#[command(name = "dais", version, about, long_about = None)]
+pub struct Cli {
+    /// Server URL, e.g. http://127.0.0.1:8080 (else DAIS_SERVER, else the one saved by login).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in and save the token (password from DAIS_PASSWORD or a prompt).
+    Login {
+        /// Account name.
+        #[arg(long, short)]
+        user: String,
+    },
+    /// End the session and forget the saved token.
+    Logout,
+    /// Show the logged-in operator.
+    Whoami,
+    /// List meetings.
+    Meetings,
+    /// Show, schedule or start one meeting.
+    #[command(subcommand)]
+    Meeting(MeetingCmd),
+    /// List venues.
+    Venues,
+    /// Show or add one venue.
+    #[command(subcommand)]
+    Venue(VenueCmd),
+    /// List operator accounts.
+    Operators,
+    /// Add an operator account.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Scheduled → testing.
+    StartTesting(Num),
+    /// Scheduled or testing → live.
+    GoLive(Num),
+    /// End the meeting for everyone (hangs up every venue).
+    End(Num),
+    /// Show a venue to everyone.
+    Broadcast(NumVenue),
+    /// The chair privately watches a venue.
+    View(NumVenue),
+    /// End the chair's private view.
+    StopView(Num),
+    /// Broadcast the main venue again.
+    ReturnToMain(Num),
+    /// Roll-call a venue (broadcast it, open only its microphone).
+    RollCall(NumVenue),
+    /// Roll-call the next venue in the list.
+    RollCallNext(Num),
+    /// Leave roll-call mode.
+    EndRollCall(Num),
+    /// Polling: broadcast venues in turn.
+    #[command(subcommand)]
+    Poll(PollCmd),
+    /// Voice-activated switching on or off.
+    Voice {
+        /// Meeting number.
+        number: String,
+        /// on or off.
+        state: OnOff,
+    },
+    /// Close a venue's microphone.
+    Mute(NumVenue),
+    /// Open a venue's microphone.
+    Unmute(NumVenue),
+    /// Mute every venue but the main one.
+    MuteAll(Num),
+    /// Stop sending the meeting's audio to a venue.
+    BlockAudio(NumVenue),
+    /// Send the meeting's audio to a venue again.
+    UnblockAudio(NumVenue),
+    /// Admit no new dial-ins.
+    Lock(Num),
+    /// Admit dial-ins again.
+    Unlock(Num),
+    /// Move the planned end later.
+    Extend {
+        /// Meeting number.
+        number: String,
+        /// Minutes to add.
+        #[arg(long)]
+        minutes: u32,
+    },
+    /// Hand the chair to another operator.
+    HandChair {
+        /// Meeting number.
+        number: String,
+        /// The new chair's account name.
+        to: String,
+    },
+    /// Call a venue.
+    Dial(NumVenue),
+    /// Hang up a venue.
+    HangUp(NumVenue),
+    /// Call a dropped venue again now.
+    Redial(NumVenue),
+}
+
+/// A meeting number.
+#[derive(Debug, Args)]
+pub struct Num {
+    /// Meeting number, e.g. 8001.
+    pub number: String,
+}
+
+/// A meeting number and a venue.
+#[derive(Debug, Args)]
+pub struct NumVenue {
+    /// Meeting number, e.g. 8001.
+    pub number: String,
+    /// Venue name, e.g. jinan.
+    pub venue: String,
+}
+
+/// `on` / `off`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// `dais meeting ...`
+#[derive(Debug, Subcommand)]
+pub enum MeetingCmd {
+    /// The live state of a meeting (or the stored plan of one not running).
+    Show(Num),
+    /// Schedule a meeting (IT centre).
+    Create {
+        /// Dial number.
+        number: String,
+        /// Subject.
+        #[arg(long)]
+        subject: String,
+        /// The hosting venue.
+        #[arg(long = "main")]
+        main_venue: String,
+        /// Other venues in roll-call order (repeat, or comma-separated).
+        #[arg(long = "venue", value_delimiter = ',')]
+        venues: Vec<String>,
+        /// The chair operator's account.
+        #[arg(long)]
+        chair: Option<String>,
+    },
+    /// Start a scheduled meeting and dial its venues.
+    Start {
+        /// Meeting number.
+        number: String,
+        /// Start in the joint-test state instead of live.
+        #[arg(long)]
+        testing: bool,
+    },
+}
+
+/// Venue kinds.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// Provincial main venue.
+    Main,
+    /// Unit or county endpoint.
+    Branch,
+    /// City venue.
+    City,
+}
+
+/// `dais venue ...`
+#[derive(Debug, Subcommand)]
+pub enum VenueCmd {
+    /// One venue, by id or name.
+    Show {
+        /// Id or name.
+        venue: String,
+    },
+    /// Add a venue (IT centre); SIP password from DAIS_SIP_PASSWORD or a prompt.
+    Add {
+        /// Name (a-z 0-9 _ -), used in commands.
+        name: String,
+        /// Place in the network.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Parent venue's name.
+        #[arg(long)]
+        parent: Option<String>,
+        /// Site running it (default: the name).
+        #[arg(long)]
+        site: Option<String>,
+        /// SIP user (default: the name).
+        #[arg(long)]
+        sip_user: Option<String>,
+        /// Digest realm (default: dais).
+        #[arg(long)]
+        realm: Option<String>,
+        /// Dial-out URI, e.g. sip:jinan@10.0.0.7.
+        #[arg(long)]
+        contact: Option<String>,
+    },
+}
+
+/// Roles.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Provincial IT centre.
+    ItCentre,
+    /// A site's administrator (needs --site).
+    SiteAdmin,
+    /// Chair operator.
+    ChairOperator,
+    /// Booking approver (needs --stage).
+    Approver,
+    /// Read-only auditor.
+    Auditor,
+}
+
+/// `dais operator ...`
+#[derive(Debug, Subcommand)]
+pub enum OperatorCmd {
+    /// Add an account (IT centre); password from DAIS_NEW_PASSWORD or a prompt.
+    Add {
+        /// Login name.
+        username: String,
+        /// Role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Site (site-admin).
+        #[arg(long)]
+        site: Option<String>,
+        /// unit_head, it_centre or department_leader (approver).
+        #[arg(long)]
+        stage: Option<String>,
+    },
+}
+
+/// `dais poll ...`
+#[derive(Debug, Subcommand)]
+pub enum PollCmd {
+    /// Start polling these venues.
+    Start {
+        /// Meeting number.
+        number: String,
+        /// Seconds between switches.
+        #[arg(long)]
+        every: u32,
+        /// Venues in order.
+        #[arg(required = true)]
+        venues: Vec<String>,
+    },
+    /// Hold polling on the current venue.
+    Pause(Num),
+    /// Continue polling.
+    Resume(Num),
+    /// Stop polling.
+    Stop(Num),
+}
