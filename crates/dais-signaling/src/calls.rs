@@ -100,8 +100,21 @@ impl Worker {
         self.forget(call);
     }
 
+    /// The WWW-Authenticate values, in the configured algorithm order.
+    pub(crate) fn www_authenticate(&self, now: Instant, stale: bool) -> Vec<String> {
+        let all = self.digest.challenge(now, stale);
+        self.cfg
+            .digest_algorithms
+            .iter()
+            .filter_map(|alg| {
+                let token = format!("algorithm={},", alg.token());
+                all.iter().find(|c| c.contains(&token)).cloned()
+            })
+            .collect()
+    }
+
     fn challenge(&mut self, now: Instant, call: CallId, stale: bool) {
-        let www = self.digest.challenge(now, stale);
+        let www = self.www_authenticate(now, stale);
         if let Err(e) = self.core.challenge(now, call, &www) {
             debug!(?call, error = %e, "cannot challenge");
         }
@@ -290,7 +303,7 @@ impl Worker {
                 peer,
             } => {
                 let Some(creds) = auth else {
-                    let www = self.digest.challenge(now, false);
+                    let www = self.www_authenticate(now, false);
                     let h: Vec<(&str, String)> =
                         www.into_iter().map(|v| ("WWW-Authenticate", v)).collect();
                     let _ = self.core.respond(now, request, 401, &h);
@@ -516,8 +529,8 @@ impl Worker {
             }
             return;
         }
-        if creds.uri != request_uri {
-            info!(?call, "digest uri differs from the Request-URI");
+        if !digest_uri_matches(&creds.uri, &request_uri) {
+            info!(?call, digest_uri = %creds.uri, %request_uri, "digest uri differs from the Request-URI");
             self.reject(now, call, 403);
             return;
         }
@@ -696,8 +709,7 @@ impl Worker {
         self.release_inflight(p.peer.ip());
         let challenge = |w: &mut Worker, stale| {
             let h: Vec<(&str, String)> = w
-                .digest
-                .challenge(now, stale)
+                .www_authenticate(now, stale)
                 .into_iter()
                 .map(|v| ("WWW-Authenticate", v))
                 .collect();
@@ -977,4 +989,43 @@ async fn resolve(uri: Option<String>) -> Result<DialTarget, DialError> {
         dest,
         transport: t.transport,
     })
+}
+
+/// RFC 7616 §3.4.6 wants the digest `uri` to be the Request-URI. sipp 3.6 (and some endpoints)
+/// put the server's address without the user part there, so the same host and port are
+/// accepted: the response is computed over that `uri` anyway, and the nonce count refuses
+/// replays.
+fn digest_uri_matches(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (Uri::parse(digest_uri), Uri::parse(request_uri)) {
+        (Some(d), Some(r)) => {
+            d.is_sip()
+                && d.host().map(str::to_ascii_lowercase) == r.host().map(str::to_ascii_lowercase)
+                && d.port().unwrap_or(5060) == r.port().unwrap_or(5060)
+                && d.user().is_none_or(|u| Some(u) == r.user())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest_uri_matches;
+
+    #[test]
+    fn digest_uri_must_name_the_request_target() {
+        assert!(digest_uri_matches(
+            "sip:8100@10.0.0.1:5060",
+            "sip:8100@10.0.0.1:5060"
+        ));
+        assert!(digest_uri_matches("sip:10.0.0.1", "sip:8100@10.0.0.1:5060"));
+        assert!(!digest_uri_matches(
+            "sip:8200@10.0.0.1",
+            "sip:8100@10.0.0.1"
+        ));
+        assert!(!digest_uri_matches("sip:10.0.0.2", "sip:8100@10.0.0.1"));
+        assert!(!digest_uri_matches("garbage", "sip:8100@10.0.0.1"));
+    }
 }

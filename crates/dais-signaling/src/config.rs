@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use dais_sip::digest::DigestAlgorithm;
 use dais_sip::offer_answer::Codec;
 
 /// How the SIP service runs. `Default` suits a loopback test server.
@@ -18,6 +19,10 @@ pub struct ServiceConfig {
     pub user_agent: String,
     /// Secret for stateless nonces (random per process when `None`).
     pub nonce_secret: Option<Vec<u8>>,
+    /// Digest algorithms offered in challenges, one WWW-Authenticate each, in this order.
+    /// RFC 8760 puts the preferred (SHA-256) first; clients that take the first challenge and
+    /// know only MD5 (sipp 3.6, older room systems) need MD5 first.
+    pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Nonce lifetime; older nonces are answered `stale=true`.
     pub nonce_lifetime: Duration,
     /// The echo test number: a venue calling it sees and hears itself.
@@ -56,6 +61,7 @@ impl Default for ServiceConfig {
             realm: "dais".to_owned(),
             user_agent: format!("Dais/{}", env!("CARGO_PKG_VERSION")),
             nonce_secret: None,
+            digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             nonce_lifetime: Duration::from_secs(300),
             test_call_number: "9999".to_owned(),
             max_calls: 2000,
