@@ -11,6 +11,16 @@
 //! 3. drain the engine's generated packets (`poll_transmit`) and events (`poll_event`); events
 //!    go to the meeting's controller over a channel.
 //!
+//! The task also owns the meeting's audio [`Mixer`]. Legs whose audio the mixer decodes (G.711,
+//! see [`MixedAudio::for_leg`]) are switched to [`AudioRoute::Mixed`]: the engine validates
+//! their audio datagrams and answers [`Routed::Audio`], and the task hands them to
+//! [`Mixer::handle_rtp`]. The task's timer includes the mixer's frame clock; on each frame the
+//! mixer's packets (one per receiving leg, mix-minus) are written into a scratch buffer and sent
+//! from the RTP socket to the leg's RTP address, and the mixer's events (dominant speaker,
+//! DTMF, a batch of level reports per interval) go to the controller as [`AudioEvent`]s on a
+//! channel of their own ([`MediaHandle::take_audio_events`]). Other legs (Opus) keep the
+//! feed model: audio feeds switched with the picture.
+//!
 //! Nothing here blocks on a slow receiver: a full socket send buffer drops the rest of a fan-out
 //! and counts it (real-time media is better late-dropped than late). Commands are the only way
 //! in from the control plane, so the engine needs no lock.
@@ -24,9 +34,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
+use dais_audio::{Codec, Mixer, MixerConfig, MixerError, MixerEvent, MixerStats, VenueId};
 use dais_media::{
-    Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket, MediaError,
-    MediaEvent, MediaKind, Routed,
+    AudioRoute, Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket,
+    MediaError, MediaEvent, MediaKind, Routed,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -42,6 +55,83 @@ const BUDGET: usize = 1024;
 /// How often the engine's figures are copied out for metrics scrapes: a lock once a second,
 /// never per packet.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// Mixer frames run per wake-up at most: the mixer mixes one frame per call and skips ahead by
+/// itself when it is further behind than this.
+const MIX_CATCH_UP: usize = 6;
+/// Audio events queued for the controller before new ones are dropped.
+const AUDIO_EVENTS: usize = 256;
+
+/// How a leg's audio is mixed: the codec the mixer decodes and encodes for it, on the leg's
+/// negotiated payload type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MixedAudio {
+    /// G.711 μ-law or A-law.
+    pub codec: Codec,
+    /// The leg's audio payload type (both directions).
+    pub payload_type: u8,
+    /// The RFC 4733 telephone-event payload type the leg negotiated, if any: its packets
+    /// become [`AudioEvent::Dtmf`], never audio.
+    pub telephone_event: Option<u8>,
+    /// Packet time of what the mixer sends the leg (a multiple of the mixer's frame).
+    pub ptime: Duration,
+}
+
+impl MixedAudio {
+    /// The mixer settings for a leg's negotiated audio, or `None` when the mixer cannot decode
+    /// it: only the static G.711 payload types are mixed (PCMU = 0, PCMA = 8, at 8000 Hz). Opus
+    /// and other dynamic payload types stay on the feed model (their audio is switched with the
+    /// picture) until the mixer decodes them. Packet time 20 ms, no telephone-event (the leg
+    /// configuration does not carry it; set [`MixedAudio::telephone_event`] when SDP did).
+    pub fn for_leg(cfg: &LegConfig) -> Option<MixedAudio> {
+        let audio = cfg.audio?;
+        let codec = match (audio.payload_type, audio.clock_rate) {
+            (0, 8000) => Codec::Pcmu,
+            (8, 8000) => Codec::Pcma,
+            _ => return None,
+        };
+        Some(MixedAudio {
+            codec,
+            payload_type: audio.payload_type,
+            telephone_event: None,
+            ptime: Duration::from_millis(20),
+        })
+    }
+}
+
+/// One venue's audio level in a level report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioLevel {
+    /// The leg.
+    pub leg: LegId,
+    /// Smoothed level in -dBov (0 loudest, 127 silence), the RFC 6464 scale.
+    pub level: u8,
+    /// Voice activity.
+    pub voice: bool,
+    /// Whether the leg is in the mix now.
+    pub mixed: bool,
+}
+
+/// What the mixer reports to the meeting controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AudioEvent {
+    /// A new dominant speaker (hold time and hysteresis already applied by the mixer).
+    DominantSpeaker {
+        /// Its leg.
+        leg: LegId,
+    },
+    /// A DTMF key (RFC 4733 telephone-event), reported once when it ends.
+    Dtmf {
+        /// The sending leg.
+        leg: LegId,
+        /// The event code (0-9, 10 = `*`, 11 = `#`, 12-15 = A-D).
+        event: u8,
+        /// How long the key was held.
+        duration: Duration,
+    },
+    /// Every mixed leg's level, once per level interval (500 ms by default), in one message.
+    Levels(Vec<AudioLevel>),
+}
 
 /// Counters the shell keeps about its own I/O (the engine keeps its own about decisions).
 #[derive(Debug, Default)]
@@ -71,8 +161,28 @@ enum Command {
         oneshot::Sender<Result<(), MediaError>>,
     ),
     SetTap(FeedId, bool, oneshot::Sender<Result<(), MediaError>>),
+    MixAudio(
+        LegId,
+        MixedAudio,
+        oneshot::Sender<Result<(), MediaTaskError>>,
+    ),
+    UnmixAudio(LegId, oneshot::Sender<Result<(), MediaTaskError>>),
+    MixerFlag(
+        LegId,
+        MixerFlag,
+        bool,
+        oneshot::Sender<Result<(), MediaTaskError>>,
+    ),
+    SetMainAudio(Option<LegId>),
+    MixerStats(oneshot::Sender<MixerStats>),
     Stats(oneshot::Sender<Snapshot>),
     Shutdown(oneshot::Sender<()>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MixerFlag {
+    Muted,
+    Blocked,
 }
 
 /// Engine figures at one moment.
@@ -94,6 +204,10 @@ pub enum MediaTaskError {
     /// The engine refused the command (the caller's mistake, e.g. an unknown leg).
     #[error(transparent)]
     Refused(#[from] MediaError),
+    /// The audio mixer refused the command (the caller's mistake: a leg that is not mixed, a
+    /// packet time that is not a multiple of the mixer's frame…).
+    #[error(transparent)]
+    Mixer(#[from] MixerError),
 }
 
 /// The control plane's handle on one meeting's media task. Cheap to clone.
@@ -103,6 +217,7 @@ pub struct MediaHandle {
     rtp_addr: SocketAddr,
     counters: Arc<IoCounters>,
     published: Arc<Mutex<EngineStats>>,
+    audio_events: Arc<Mutex<Option<mpsc::Receiver<AudioEvent>>>>,
 }
 
 macro_rules! ask {
@@ -185,6 +300,64 @@ impl MediaHandle {
         ask!(self, Stats)
     }
 
+    /// Hands `leg`'s audio to the mixer: its uplink becomes a mixer source (if it sends), its
+    /// downlink a mix-minus receiver (if it receives), and the engine stops offering its audio
+    /// to feeds ([`AudioRoute::Mixed`]). Calling it again replaces the settings.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Refused`] for an unknown leg or one without audio,
+    /// [`MediaTaskError::Mixer`] for settings the mixer refuses (the leg's audio is then on
+    /// the feed model).
+    pub async fn mix_audio(&self, leg: LegId, audio: MixedAudio) -> Result<(), MediaTaskError> {
+        ask!(self, MixAudio, leg, audio)?
+    }
+
+    /// Takes `leg`'s audio out of the mixer and back to the feed model.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Refused`] for an unknown leg.
+    pub async fn unmix_audio(&self, leg: LegId) -> Result<(), MediaTaskError> {
+        ask!(self, UnmixAudio, leg)?
+    }
+
+    /// Closes (or opens) a mixed leg's microphone: a muted leg is never mixed.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Mixer`] when the leg's audio is not mixed.
+    pub async fn set_audio_muted(&self, leg: LegId, muted: bool) -> Result<(), MediaTaskError> {
+        ask!(self, MixerFlag, leg, MixerFlag::Muted, muted)?
+    }
+
+    /// Blocks (or unblocks) the mix to a leg: a blocked leg hears silence.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Mixer`] when the leg's audio is not mixed.
+    pub async fn set_audio_blocked(&self, leg: LegId, blocked: bool) -> Result<(), MediaTaskError> {
+        ask!(self, MixerFlag, leg, MixerFlag::Blocked, blocked)?
+    }
+
+    /// The main venue's leg: always mixed (when unmuted), on top of the loudest others.
+    pub async fn set_main_audio(&self, leg: Option<LegId>) -> Result<(), MediaTaskError> {
+        self.tx
+            .send(Command::SetMainAudio(leg))
+            .await
+            .map_err(|_| MediaTaskError::Gone)
+    }
+
+    /// The mixer's counters.
+    pub async fn mixer_stats(&self) -> Result<MixerStats, MediaTaskError> {
+        ask!(self, MixerStats)
+    }
+
+    /// The mixer's events, for the one consumer that takes them (the meeting controller);
+    /// `None` once taken. Events that find the channel full are dropped.
+    pub fn take_audio_events(&self) -> Option<mpsc::Receiver<AudioEvent>> {
+        self.audio_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     /// Stops the task and waits until it has released its sockets.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -229,8 +402,9 @@ pub fn bind_pair(ip: IpAddr, port: u16) -> io::Result<(std::net::UdpSocket, std:
     ))
 }
 
-/// Starts a meeting's media task on the current tokio runtime. Events go to `events` (bounded:
-/// when the controller lags, events are dropped with a warning rather than stalling media).
+/// Starts a meeting's media task on the current tokio runtime, with the default mixer
+/// settings. Events go to `events` (bounded: when the controller lags, events are dropped with
+/// a warning rather than stalling media).
 ///
 /// # Errors
 /// When the sockets cannot be registered with the runtime.
@@ -240,13 +414,35 @@ pub fn spawn(
     cfg: EngineConfig,
     events: mpsc::Sender<MediaEvent>,
 ) -> io::Result<MediaHandle> {
+    spawn_with_mixer(rtp, rtcp, cfg, MixerConfig::default(), events)
+}
+
+/// [`spawn`] with mixer settings.
+///
+/// # Errors
+/// When the sockets cannot be registered with the runtime, or the mixer settings are out of
+/// range (`InvalidInput`).
+pub fn spawn_with_mixer(
+    rtp: std::net::UdpSocket,
+    rtcp: std::net::UdpSocket,
+    cfg: EngineConfig,
+    mixer: MixerConfig,
+    events: mpsc::Sender<MediaEvent>,
+) -> io::Result<MediaHandle> {
+    let mixer = Mixer::new(mixer).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let rtp = UdpSocket::from_std(rtp)?;
     let rtcp = UdpSocket::from_std(rtcp)?;
     let rtp_addr = rtp.local_addr()?;
     let (tx, rx) = mpsc::channel(256);
     let counters = Arc::new(IoCounters::default());
     let published = Arc::new(Mutex::new(EngineStats::default()));
+    let (audio_tx, audio_rx) = mpsc::channel(AUDIO_EVENTS);
     let task = MediaTask {
+        mixer,
+        mixed: HashMap::new(),
+        mix_buf: vec![0; 1500],
+        audio_events: audio_tx,
+        levels: Vec::new(),
         published: published.clone(),
         next_publish: Instant::now() + PUBLISH_EVERY,
         engine: Engine::new(cfg),
@@ -264,11 +460,31 @@ pub fn spawn(
         rtp_addr,
         counters,
         published,
+        audio_events: Arc::new(Mutex::new(Some(audio_rx))),
     })
+}
+
+/// A leg whose audio is mixed, as the task knows it.
+#[derive(Debug, Clone, Copy)]
+struct MixedLeg {
+    audio: MixedAudio,
+    /// Where its mix goes (`None`: the leg does not receive).
+    dest: Option<SocketAddr>,
+    source: bool,
+    muted: bool,
+    blocked: bool,
 }
 
 struct MediaTask {
     engine: Engine,
+    mixer: Mixer,
+    /// Legs whose audio is mixed; mixer venue ids are the leg ids.
+    mixed: HashMap<LegId, MixedLeg>,
+    /// One mixer packet at a time is written here and sent.
+    mix_buf: Vec<u8>,
+    audio_events: mpsc::Sender<AudioEvent>,
+    /// Level reports of the current interval, sent as one message.
+    levels: Vec<AudioLevel>,
     rtp: UdpSocket,
     rtcp: UdpSocket,
     batch: RecvBatch,
@@ -284,11 +500,11 @@ struct MediaTask {
 impl MediaTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
-            let deadline = Some(
-                self.engine
-                    .poll_timeout()
-                    .map_or(self.next_publish, |d| d.min(self.next_publish)),
-            );
+            let deadline = [self.engine.poll_timeout(), self.mixer.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .fold(self.next_publish, Instant::min);
+            let deadline = Some(deadline);
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -315,13 +531,15 @@ impl MediaTask {
                         self.drain(LocalSocket::Rtcp);
                     }
                 }
-                () = sleep => {
-                    let now = Instant::now();
-                    if self.engine.poll_timeout().is_some_and(|d| d <= now) {
-                        self.engine.handle_timeout(now);
-                    }
-                }
+                () = sleep => {}
             }
+            // Deadlines are checked after every wake-up, not only when the sleep wins: a busy
+            // socket must not starve the mixer's frame clock.
+            let now = Instant::now();
+            if self.engine.poll_timeout().is_some_and(|d| d <= now) {
+                self.engine.handle_timeout(now);
+            }
+            self.mix(now);
             self.flush_outputs();
             let now = Instant::now();
             if now >= self.next_publish {
@@ -348,10 +566,15 @@ impl MediaTask {
                 let _ = reply.send(r);
             }
             Command::UpdateLeg(leg, cfg, reply) => {
-                let _ = reply.send(self.engine.update_leg(now, leg, cfg));
+                let r = self.engine.update_leg(now, leg, cfg);
+                if r.is_ok() {
+                    self.mixed_leg_updated(leg, &cfg);
+                }
+                let _ = reply.send(r);
             }
             Command::RemoveLeg(leg) => {
                 self.engine.remove_leg(now, leg);
+                self.unmix(leg);
                 self.legs.retain(|l| *l != leg);
             }
             Command::CreateFeed(kind, reply) => {
@@ -367,6 +590,24 @@ impl MediaTask {
             Command::SetTap(feed, on, reply) => {
                 let _ = reply.send(self.engine.set_tap(feed, on));
             }
+            Command::MixAudio(leg, audio, reply) => {
+                let _ = reply.send(self.mix_audio(leg, audio));
+            }
+            Command::UnmixAudio(leg, reply) => {
+                let r = self
+                    .engine
+                    .set_audio_route(leg, AudioRoute::Feeds)
+                    .map_err(MediaTaskError::from);
+                self.unmix(leg);
+                let _ = reply.send(r);
+            }
+            Command::MixerFlag(leg, flag, on, reply) => {
+                let _ = reply.send(self.set_flag(leg, flag, on));
+            }
+            Command::SetMainAudio(leg) => self.mixer.set_main(leg.map(venue)),
+            Command::MixerStats(reply) => {
+                let _ = reply.send(self.mixer.stats());
+            }
             Command::Stats(reply) => {
                 let legs = self
                     .legs
@@ -380,6 +621,214 @@ impl MediaTask {
                 });
             }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Puts a leg's audio in the mixer (replacing earlier settings), then routes it there.
+    fn mix_audio(&mut self, leg: LegId, audio: MixedAudio) -> Result<(), MediaTaskError> {
+        let cfg = *self
+            .engine
+            .leg_config(leg)
+            .ok_or(MediaError::UnknownLeg(leg))?;
+        if cfg.audio.is_none() {
+            return Err(MediaError::KindNotNegotiated {
+                leg,
+                kind: MediaKind::Audio,
+            }
+            .into());
+        }
+        let (muted, blocked) = self
+            .mixed
+            .get(&leg)
+            .map_or((false, false), |m| (m.muted, m.blocked));
+        self.unmix(leg);
+        let m = MixedLeg {
+            audio,
+            dest: cfg.recv.then_some(cfg.rtp_addr),
+            source: cfg.send,
+            muted,
+            blocked,
+        };
+        if let Err(e) = self.add_to_mixer(leg, &m) {
+            self.unmix(leg);
+            let _ = self.engine.set_audio_route(leg, AudioRoute::Feeds);
+            return Err(e.into());
+        }
+        self.engine.set_audio_route(
+            leg,
+            AudioRoute::Mixed {
+                telephone_event: audio.telephone_event,
+            },
+        )?;
+        self.mixed.insert(leg, m);
+        Ok(())
+    }
+
+    fn add_to_mixer(&mut self, leg: LegId, m: &MixedLeg) -> Result<(), MixerError> {
+        let v = venue(leg);
+        let a = m.audio;
+        if m.source {
+            self.mixer
+                .add_source(v, a.codec, a.payload_type, a.codec.clock_rate())?;
+            self.mixer.set_telephone_event(v, a.telephone_event)?;
+            self.mixer.set_muted(v, m.muted)?;
+        }
+        if m.dest.is_some() {
+            self.mixer
+                .add_receiver(v, a.codec, a.payload_type, a.ptime)?;
+            self.mixer.set_blocked(v, m.blocked)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a leg out of the mixer (nothing happens for a leg that is not in it).
+    fn unmix(&mut self, leg: LegId) {
+        self.mixed.remove(&leg);
+        let v = venue(leg);
+        let _ = self.mixer.remove_source(v);
+        let _ = self.mixer.remove_receiver(v);
+    }
+
+    /// A re-INVITE changed a mixed leg: follow its address, and its codec and directions
+    /// (a new receiver then starts a new RTP stream: new SSRC and numbering).
+    fn mixed_leg_updated(&mut self, leg: LegId, cfg: &LegConfig) {
+        let Some(old) = self.mixed.get(&leg).copied() else {
+            return;
+        };
+        let Some(mut audio) = MixedAudio::for_leg(cfg) else {
+            // No longer a codec the mixer decodes: back to the feed model.
+            self.unmix(leg);
+            let _ = self.engine.set_audio_route(leg, AudioRoute::Feeds);
+            return;
+        };
+        audio.telephone_event = old.audio.telephone_event;
+        audio.ptime = old.audio.ptime;
+        let dest = cfg.recv.then_some(cfg.rtp_addr);
+        let same_shape =
+            audio == old.audio && cfg.send == old.source && dest.is_some() == old.dest.is_some();
+        if same_shape {
+            if let Some(m) = self.mixed.get_mut(&leg) {
+                m.dest = dest;
+            }
+        } else if let Err(e) = self.mix_audio(leg, audio) {
+            warn!(?leg, error = %e, "mixed leg could not follow its update; audio unmixed");
+        }
+    }
+
+    fn set_flag(&mut self, leg: LegId, flag: MixerFlag, on: bool) -> Result<(), MediaTaskError> {
+        let v = venue(leg);
+        let m = self
+            .mixed
+            .get_mut(&leg)
+            .ok_or(MixerError::UnknownSource(v))?;
+        match flag {
+            MixerFlag::Muted => {
+                m.muted = on;
+                if m.source {
+                    self.mixer.set_muted(v, on)?;
+                }
+            }
+            MixerFlag::Blocked => {
+                m.blocked = on;
+                if m.dest.is_some() {
+                    self.mixer.set_blocked(v, on)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the mixer's frames that are due, sends their packets, and passes its events on.
+    fn mix(&mut self, now: Instant) {
+        for _ in 0..MIX_CATCH_UP {
+            if self.mixer.poll_timeout().is_none_or(|d| d > now) {
+                break;
+            }
+            self.mixer.handle_timeout(now);
+            self.send_mix();
+        }
+        self.mixer_events();
+    }
+
+    /// Drains the mixer's packets: each is written into the scratch buffer and sent to its
+    /// leg. The mixer borrows payloads from its own buffers, so this must finish before the
+    /// next frame.
+    fn send_mix(&mut self) {
+        let (mut sent, mut dropped) = (0u64, 0u64);
+        while let Some((v, pkt)) = self.mixer.poll_output() {
+            let Some(dest) = self.mixed.get(&LegId(v.0)).and_then(|m| m.dest) else {
+                continue;
+            };
+            let Some(len) = pkt.write_rtp(&mut self.mix_buf) else {
+                continue;
+            };
+            let Some(bytes) = self.mix_buf.get(..len) else {
+                continue;
+            };
+            match self.rtp.try_send_to(bytes, dest) {
+                Ok(_) => sent += 1,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += 1,
+                Err(_) => {
+                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+        if dropped > 0 {
+            self.counters
+                .send_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    fn mixer_events(&mut self) {
+        while let Some(ev) = self.mixer.poll_event() {
+            let out = match ev {
+                MixerEvent::DominantSpeaker { venue } => AudioEvent::DominantSpeaker {
+                    leg: LegId(venue.0),
+                },
+                MixerEvent::Dtmf {
+                    venue,
+                    event,
+                    duration,
+                } => AudioEvent::Dtmf {
+                    leg: LegId(venue.0),
+                    event,
+                    duration,
+                },
+                MixerEvent::LevelReport {
+                    venue,
+                    level,
+                    voice,
+                    mixed,
+                } => {
+                    self.levels.push(AudioLevel {
+                        leg: LegId(venue.0),
+                        level,
+                        voice,
+                        mixed,
+                    });
+                    continue;
+                }
+                other => {
+                    debug!(event = ?other, "mixer event");
+                    continue;
+                }
+            };
+            self.send_audio_event(out);
+        }
+        // The mixer reports every venue's level in one frame: one message per interval.
+        if !self.levels.is_empty() {
+            let levels = AudioEvent::Levels(std::mem::take(&mut self.levels));
+            self.send_audio_event(levels);
+        }
+    }
+
+    fn send_audio_event(&self, ev: AudioEvent) {
+        if let Err(e) = self.audio_events.try_send(ev) {
+            // Nobody may have taken the receiver (a meeting without a controller): not worth
+            // a warning per level report.
+            debug!(event = ?e, "audio event dropped");
         }
     }
 
@@ -420,8 +869,14 @@ impl MediaTask {
             let Some((buf, from)) = self.batch.get_mut(i) else {
                 continue;
             };
-            let Routed::Forward(forwards) = self.engine.handle_datagram(now, from, buf) else {
-                continue;
+            let forwards = match self.engine.handle_datagram(now, from, buf) {
+                Routed::Forward(forwards) => forwards,
+                Routed::Audio { leg } => {
+                    // Drop reasons are counted per source by the mixer.
+                    let _ = self.mixer.handle_rtp(now, venue(leg), buf);
+                    continue;
+                }
+                _ => continue,
             };
             for fw in forwards.iter() {
                 dais_media::apply(&fw, buf);
@@ -475,4 +930,9 @@ impl MediaTask {
             }
         }
     }
+}
+
+/// The mixer's id for a leg: the same number, so no table is needed either way.
+fn venue(leg: LegId) -> VenueId {
+    VenueId(leg.0)
 }

@@ -9,12 +9,20 @@
 //! ```
 //!
 //! The controller owns the mapping between the policy's world (venues, feed roles) and the
-//! engine's (legs, feed ids). The audio of a picture follows the picture until the audio mixer
-//! exists: each feed role has a video feed and an audio feed, both switched together, and a
-//! muted venue's audio is never switched in.
+//! engine's (legs, feed ids).
+//!
+//! Audio is mixed: a leg whose negotiated audio the mixer decodes (G.711, see
+//! [`MixedAudio::for_leg`]) joins the media task's mixer when it comes up, and hears the mix of
+//! the others. `SetMicrophone` mutes it in the mix, `BlockAudio` sends it silence, and the main
+//! venue is always mixed. The mixer's dominant speaker drives voice-activated switching
+//! ([`Conference::handle_dominant_speaker`]) and its level reports become
+//! [`MeetingEvent::AudioLevels`] (at most one every 500 ms). Legs whose audio the mixer cannot
+//! decode (Opus) keep the feed model: each feed role also has an audio feed, switched with the
+//! picture, and a muted venue's audio is never switched in. Such a leg hears only other
+//! feed-model venues, and is not heard in the mix.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use dais_conference::{
     Action, Actor, ChairCommand, CommandError, Conference, ConferenceConfig, ConferenceEvent,
@@ -25,7 +33,12 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::media_task::{MediaHandle, MediaTaskError, Snapshot as MediaSnapshot};
+use crate::media_task::{
+    AudioEvent, MediaHandle, MediaTaskError, MixedAudio, Snapshot as MediaSnapshot,
+};
+
+/// Level meters reach operators at most this often.
+const LEVELS_EVERY: Duration = Duration::from_millis(500);
 
 /// Places and ends calls for the controller. Implemented by the SIP service (real venues) and
 /// by the demo (simulated venues). Calls must not block: start the work and report back through
@@ -92,6 +105,50 @@ pub enum MeetingEvent {
         /// `no_media`, `resumed`, `frozen` or `thawed`.
         state: &'static str,
     },
+    /// The mixer's dominant speaker changed (after its hold time and hysteresis). With voice
+    /// activation on, the policy broadcasts it if it stays dominant.
+    DominantSpeaker {
+        /// The venue.
+        venue: VenueId,
+    },
+    /// Every mixed venue's audio level, for the console's meters (at most every 500 ms).
+    AudioLevels {
+        /// One entry per venue.
+        levels: Vec<VenueLevel>,
+    },
+    /// A venue pressed a key (RFC 4733 telephone-event).
+    Dtmf {
+        /// The venue.
+        venue: VenueId,
+        /// `0`-`9`, `*`, `#`, `A`-`D` (`?` for other event codes).
+        digit: char,
+        /// How long the key was held, in milliseconds.
+        duration_ms: u64,
+    },
+}
+
+/// One venue's audio level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VenueLevel {
+    /// The venue.
+    pub venue: VenueId,
+    /// Smoothed level in -dBov: 0 is the loudest, 127 silence (RFC 6464's scale).
+    pub level: u8,
+    /// Voice activity.
+    pub voice: bool,
+    /// Whether the venue is in the mix now.
+    pub mixed: bool,
+}
+
+/// The key of an RFC 4733 §3.2 DTMF event code.
+fn dtmf_digit(event: u8) -> char {
+    match event {
+        0..=9 => char::from(b'0' + event),
+        10 => '*',
+        11 => '#',
+        12..=15 => char::from(b'A' + event - 12),
+        _ => '?',
+    }
 }
 
 /// Why a leg could not be brought up.
@@ -292,6 +349,8 @@ pub async fn start(
             .map_err(|e| e.to_string())?;
         feeds.insert(role, FeedPair { video, audio });
     }
+    let mut audio_events = media.take_audio_events();
+    let main_venue = conf.meeting().main_venue.clone();
     let (tx, mut rx) = mpsc::channel(256);
     let (events, _) = broadcast::channel(1024);
     let handle = MeetingHandle {
@@ -316,10 +375,22 @@ pub async fn start(
         audio_blocked: Default::default(),
         next_leg: 1,
         switch_asked: HashMap::new(),
+        mixed: HashSet::new(),
+        main_venue,
+        levels: Levels::default(),
     };
     tokio::spawn(async move {
         loop {
-            let deadline = ctl.conf.poll_timeout();
+            let deadline = match (ctl.conf.poll_timeout(), ctl.levels.due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let audio = async {
+                match audio_events.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -346,9 +417,20 @@ pub async fn start(
                         ctl.media_event(ev).await;
                     }
                 }
+                ev = audio => match ev {
+                    Some(ev) => ctl.audio_event(ev).await,
+                    // The media task has ended; shutdown comes through `rx`.
+                    None => audio_events = None,
+                },
                 () = sleep => {
-                    let actions = ctl.conf.handle_timeout(Instant::now());
-                    ctl.apply(actions).await;
+                    let now = Instant::now();
+                    if ctl.levels.due.is_some_and(|d| d <= now) {
+                        ctl.flush_levels(now);
+                    }
+                    if ctl.conf.poll_timeout().is_some_and(|d| d <= now) {
+                        let actions = ctl.conf.handle_timeout(now);
+                        ctl.apply(actions).await;
+                    }
                 }
             }
             ctl.publish();
@@ -377,6 +459,19 @@ struct Controller {
     audio_blocked: std::collections::HashSet<VenueId>,
     next_leg: u32,
     switch_asked: HashMap<FeedId, Instant>,
+    /// Legs whose audio is in the mixer (the others use the audio feeds).
+    mixed: HashSet<LegId>,
+    main_venue: VenueId,
+    levels: Levels,
+}
+
+/// Rate limit of the level meters: the newest report waits until `due` when the previous one
+/// went out less than [`LEVELS_EVERY`] ago.
+#[derive(Debug, Default)]
+struct Levels {
+    last_sent: Option<Instant>,
+    pending: Option<Vec<VenueLevel>>,
+    due: Option<Instant>,
 }
 
 impl Controller {
@@ -416,6 +511,8 @@ impl Controller {
         if let Some(leg) = self.legs.remove(venue) {
             self.venue_of.remove(&leg);
             self.main_kind.remove(&leg);
+            // Removing the leg takes it out of the mixer too.
+            self.mixed.remove(&leg);
             let _ = self.media.remove_leg(leg).await;
         }
     }
@@ -451,6 +548,7 @@ impl Controller {
         self.main_kind.insert(leg, kind);
         self.legs.insert(venue.clone(), leg);
         self.venue_of.insert(leg, venue.clone());
+        self.join_mixer(&venue, leg, &cfg).await;
         let role = *self.watching.get(&venue).unwrap_or(&FeedRole::Broadcast);
         self.subscribe(&venue, role).await;
         match self.conf.handle_leg_event(now, &venue, LegEvent::Answered) {
@@ -486,6 +584,11 @@ impl Controller {
                     } else {
                         self.mic_closed.insert(venue.clone());
                     }
+                    if let Some(leg) = self.mixed_leg(&venue)
+                        && let Err(e) = self.media.set_audio_muted(leg, !open).await
+                    {
+                        warn!(meeting = %self.number, venue = %venue, error = %e, "mute refused by the mixer");
+                    }
                     self.refresh_audio(&venue).await;
                 }
                 Action::BlockAudio { venue, blocked } => {
@@ -494,8 +597,14 @@ impl Controller {
                     } else {
                         self.audio_blocked.remove(&venue);
                     }
-                    let role = *self.watching.get(&venue).unwrap_or(&FeedRole::Broadcast);
-                    self.subscribe(&venue, role).await;
+                    if let Some(leg) = self.mixed_leg(&venue) {
+                        if let Err(e) = self.media.set_audio_blocked(leg, blocked).await {
+                            warn!(meeting = %self.number, venue = %venue, error = %e, "block refused by the mixer");
+                        }
+                    } else {
+                        let role = *self.watching.get(&venue).unwrap_or(&FeedRole::Broadcast);
+                        self.subscribe(&venue, role).await;
+                    }
                 }
                 Action::RequestKeyframe { venue } => {
                     // The engine asks for a keyframe itself on every switch; an early request
@@ -550,10 +659,7 @@ impl Controller {
         if let Err(e) = self.media.switch(pair.video, leg).await {
             warn!(meeting = %self.number, error = %e, "video switch refused");
         }
-        let audio_leg = venue
-            .as_ref()
-            .filter(|v| !self.mic_closed.contains(*v))
-            .and(leg);
+        let audio_leg = venue.as_ref().and_then(|v| self.feed_audio_leg(v));
         if let Err(e) = self.media.switch(pair.audio, audio_leg).await {
             warn!(meeting = %self.number, error = %e, "audio switch refused");
         }
@@ -570,11 +676,7 @@ impl Controller {
             let Some(pair) = self.feeds.get(&role).copied() else {
                 continue;
             };
-            let leg = if self.mic_closed.contains(venue) {
-                None
-            } else {
-                self.legs.get(venue).copied()
-            };
+            let leg = self.feed_audio_leg(venue);
             let _ = self.media.switch(pair.audio, leg).await;
         }
     }
@@ -595,10 +697,118 @@ impl Controller {
         if let Err(e) = self.media.subscribe(leg, pair.video).await {
             debug!(meeting = %self.number, venue = %venue, error = %e, "no video subscription");
         }
-        if self.audio_blocked.contains(venue) {
+        // A mixed leg hears the mix, never an audio feed.
+        if self.audio_blocked.contains(venue) || self.mixed.contains(&leg) {
             let _ = self.media.unsubscribe(leg, pair.audio).await;
         } else if let Err(e) = self.media.subscribe(leg, pair.audio).await {
             debug!(meeting = %self.number, venue = %venue, error = %e, "no audio subscription");
+        }
+    }
+
+    /// The leg of `venue` if its audio is mixed.
+    fn mixed_leg(&self, venue: &VenueId) -> Option<LegId> {
+        self.legs
+            .get(venue)
+            .copied()
+            .filter(|l| self.mixed.contains(l))
+    }
+
+    /// What an audio feed showing `venue` should carry: its leg, unless the venue is muted or
+    /// its audio goes to the mixer (then the feed carries nothing).
+    fn feed_audio_leg(&self, venue: &VenueId) -> Option<LegId> {
+        if self.mic_closed.contains(venue) {
+            return None;
+        }
+        self.legs
+            .get(venue)
+            .copied()
+            .filter(|l| !self.mixed.contains(l))
+    }
+
+    /// Puts a new leg's audio in the mixer when the mixer decodes its codec, with the venue's
+    /// current microphone and block state; the main venue's leg becomes the mixer's main.
+    async fn join_mixer(&mut self, venue: &VenueId, leg: LegId, cfg: &LegConfig) {
+        let Some(audio) = MixedAudio::for_leg(cfg) else {
+            if cfg.audio.is_some() {
+                debug!(meeting = %self.number, venue = %venue, "audio codec not mixed; audio feeds carry it");
+            }
+            return;
+        };
+        if let Err(e) = self.media.mix_audio(leg, audio).await {
+            warn!(meeting = %self.number, venue = %venue, error = %e, "audio not mixed; audio feeds carry it");
+            return;
+        }
+        self.mixed.insert(leg);
+        if self.mic_closed.contains(venue) {
+            let _ = self.media.set_audio_muted(leg, true).await;
+        }
+        if self.audio_blocked.contains(venue) {
+            let _ = self.media.set_audio_blocked(leg, true).await;
+        }
+        if *venue == self.main_venue {
+            let _ = self.media.set_main_audio(Some(leg)).await;
+        }
+    }
+
+    async fn audio_event(&mut self, ev: AudioEvent) {
+        let now = Instant::now();
+        match ev {
+            AudioEvent::DominantSpeaker { leg } => {
+                let Some(venue) = self.venue_of.get(&leg).cloned() else {
+                    return;
+                };
+                let _ = self.events.send(MeetingEvent::DominantSpeaker {
+                    venue: venue.clone(),
+                });
+                match self.conf.handle_dominant_speaker(now, &venue) {
+                    Ok(actions) => self.apply(actions).await,
+                    Err(e) => {
+                        debug!(meeting = %self.number, venue = %venue, error = %e, "dominant speaker ignored")
+                    }
+                }
+            }
+            AudioEvent::Dtmf {
+                leg,
+                event,
+                duration,
+            } => {
+                if let Some(venue) = self.venue_of.get(&leg).cloned() {
+                    let _ = self.events.send(MeetingEvent::Dtmf {
+                        venue,
+                        digit: dtmf_digit(event),
+                        duration_ms: duration.as_millis() as u64,
+                    });
+                }
+            }
+            AudioEvent::Levels(levels) => {
+                let levels = levels
+                    .into_iter()
+                    .filter_map(|l| {
+                        Some(VenueLevel {
+                            venue: self.venue_of.get(&l.leg)?.clone(),
+                            level: l.level,
+                            voice: l.voice,
+                            mixed: l.mixed,
+                        })
+                    })
+                    .collect();
+                self.levels.pending = Some(levels);
+                match self.levels.last_sent {
+                    Some(last) if now < last + LEVELS_EVERY => {
+                        self.levels.due = Some(last + LEVELS_EVERY);
+                    }
+                    _ => self.flush_levels(now),
+                }
+            }
+        }
+    }
+
+    /// Sends the newest level report, if one waits.
+    fn flush_levels(&mut self, now: Instant) {
+        self.levels.due = None;
+        if let Some(levels) = self.levels.pending.take() {
+            self.levels.last_sent = Some(now);
+            let _ = self.events.send(MeetingEvent::AudioLevels { levels });
         }
     }
 
