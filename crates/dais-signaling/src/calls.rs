@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use dais_conference::{ConferenceEvent, DropReason, LegEvent, MeetingState, VenueId};
 use dais_net::meeting::{LegError, MeetingEvent, MeetingHandle};
-use dais_sip::digest::{DigestAlgorithm, DigestCredentials, DigestOutcome};
+use dais_sip::digest::{DigestAlgorithm, DigestCredentials, DigestOutcome, expected_response};
 use dais_sip::offer_answer::{Capabilities, build_offer, negotiate};
 use dais_sip::{CallId, Contacts, DialTarget, EndReason, NameAddr, RequestId, SipEvent, Uri};
 use tokio::sync::broadcast::error::RecvError;
@@ -428,7 +428,7 @@ impl Worker {
             Some(DigestAlgorithm::Md5) => &found.ha1_md5,
             _ => return Err(Some(false)),
         };
-        match self.digest.verify_ha1(now, method, creds, ha1) {
+        match self.verify_digest(now, method, creds, ha1) {
             DigestOutcome::Valid => Ok(()),
             DigestOutcome::Stale => Err(Some(true)),
             DigestOutcome::UnknownNonce | DigestOutcome::Unsupported => Err(Some(false)),
@@ -438,6 +438,63 @@ impl Worker {
                 Err(None)
             }
         }
+    }
+
+    /// Digest verification with replay tracking per (nonce, cnonce).
+    ///
+    /// `DigestServer` tracks the nonce count per nonce, but its stateless nonces change once a
+    /// second: concurrent clients challenged in the same second share a nonce, each with
+    /// `nc=00000001` and its own cnonce, and all but the first would be refused as replays.
+    /// So the response is checked here, the server checks only the nonce (MAC and age) on a
+    /// qop-less copy, and the count is tracked per (nonce, cnonce).
+    fn verify_digest(
+        &mut self,
+        now: Instant,
+        method: &str,
+        creds: &DigestCredentials,
+        ha1: &str,
+    ) -> DigestOutcome {
+        let Some(alg) = creds.algorithm() else {
+            return DigestOutcome::Unsupported;
+        };
+        if creds.qop.as_deref().is_some_and(|q| q != "auth") {
+            return DigestOutcome::Unsupported;
+        }
+        let expected = expected_response(alg, ha1, method, creds);
+        if !ct_eq(expected.as_bytes(), creds.response.as_bytes()) {
+            return DigestOutcome::WrongResponse;
+        }
+        let mut bare = creds.clone();
+        bare.qop = None;
+        bare.nc = None;
+        bare.cnonce = None;
+        bare.response = expected_response(alg, ha1, method, &bare);
+        let outcome = self.digest.verify_ha1(now, method, &bare, ha1);
+        if outcome != DigestOutcome::Valid || creds.qop.is_none() {
+            return outcome;
+        }
+        let (Some(nc), Some(cnonce)) = (
+            creds
+                .nc
+                .as_deref()
+                .and_then(|n| u32::from_str_radix(n, 16).ok()),
+            creds.cnonce.clone(),
+        ) else {
+            return DigestOutcome::WrongResponse;
+        };
+        if self.nc_seen.len() >= 65_536 {
+            // Bounded memory: forgetting lets a replay through only within a nonce's lifetime.
+            self.nc_seen.clear();
+        }
+        let last = self
+            .nc_seen
+            .entry((creds.nonce.clone(), cnonce))
+            .or_insert(0);
+        if nc <= *last {
+            return DigestOutcome::Replay;
+        }
+        *last = nc;
+        DigestOutcome::Valid
     }
 
     pub(crate) fn on_call_cmd(&mut self, now: Instant, c: Cmd) {
@@ -664,6 +721,12 @@ impl Worker {
             return;
         }
         let ev = match reason {
+            // A venue the MCU called that sends BYE has lost the meeting (the issue counts it
+            // as a drop, and the policy redials drops); a venue that called in and hangs up
+            // has left on purpose.
+            EndReason::RemoteBye if ctx.dir == Dir::Out => LegEvent::Dropped {
+                reason: DropReason::Other,
+            },
             EndReason::RemoteBye | EndReason::Cancelled => LegEvent::HungUpByVenue,
             EndReason::SessionExpired => LegEvent::Dropped {
                 reason: DropReason::SessionTimeout,
@@ -1028,4 +1091,9 @@ mod tests {
         assert!(!digest_uri_matches("sip:10.0.0.2", "sip:8100@10.0.0.1"));
         assert!(!digest_uri_matches("garbage", "sip:8100@10.0.0.1"));
     }
+}
+
+/// Constant-time comparison (digest responses).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -227,6 +227,7 @@ impl SipService {
             stats: stats.clone(),
             rng: seed | 1,
             stopping: None,
+            nc_seen: HashMap::new(),
         };
         let task = tokio::spawn(worker.run(udp, rx));
         info!(%local, "SIP service listening (UDP and TCP)");
@@ -345,6 +346,8 @@ pub(crate) struct Worker {
     pub(crate) rng: u64,
     pub(crate) stopping: Option<(Instant, oneshot::Sender<()>)>,
     pub(crate) limiter: RateLimiter,
+    /// Highest nonce count seen per (nonce, cnonce).
+    pub(crate) nc_seen: HashMap<(String, String), u32>,
 }
 
 impl Worker {
