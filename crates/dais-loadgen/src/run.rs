@@ -1,0 +1,422 @@
+//! One load run: set the meeting up through the API, dial every venue in, drive the chair,
+//! measure, hang up.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use dais_net::sim::VideoShape;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::analysis::{SwitchCommand, Transition, Violation, judge_switches};
+use crate::api::Api;
+use crate::error::LoadgenError;
+use crate::media::{self, Shared};
+use crate::procstat::{self, ProcSample};
+use crate::report::{Percentiles, Report};
+use crate::signaling::{self, SipCommand, SipSetup};
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Number of venues (the first is the meeting's main venue).
+    pub venues: usize,
+    /// Measured time, after every venue is in.
+    pub duration: Duration,
+    /// Broadcast a random venue this often (`None`: never).
+    pub switch_every: Option<Duration>,
+    /// daisd's HTTP address.
+    pub http: SocketAddr,
+    /// daisd's SIP address.
+    pub sip: SocketAddr,
+    /// API user and password.
+    pub user: String,
+    /// API password.
+    pub password: String,
+    /// Meeting number to create and use.
+    pub meeting: String,
+    /// Venue name prefix (`<prefix>-<n>`).
+    pub prefix: String,
+    /// Every venue's SIP digest password.
+    pub venue_password: String,
+    /// Video stream shape.
+    pub shape: VideoShape,
+    /// Keyframe request → keyframe delay of the simulated encoders.
+    pub encoder_delay: Duration,
+    /// INVITEs in flight at once.
+    pub sip_window: usize,
+    /// Mute a random venue and unmute the previous one at every switch.
+    pub mute: bool,
+    /// Drop (BYE) a random venue this often and redial it after `drop_for`.
+    pub drop_every: Option<Duration>,
+    /// How long a dropped venue stays away.
+    pub drop_for: Duration,
+    /// The server's process id, for CPU and memory (`None`: not measured).
+    pub server_pid: Option<u32>,
+    /// Seed of the random venue choices.
+    pub seed: u64,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
+/// A small deterministic generator (xorshift64*) for venue choices.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded (0 is replaced by a constant).
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+    }
+}
+
+/// Sets the meeting up through the API: login, venues (`<prefix>-1` main, others branches
+/// under it), the meeting, start. Returns the logged-in client and the venue names.
+///
+/// # Errors
+/// Login or any refused call.
+pub fn prepare(opts: &RunOptions) -> Result<(Api, Vec<String>), LoadgenError> {
+    let mut api = Api::new(opts.http);
+    api.login(&opts.user, &opts.password)?;
+    let names: Vec<String> = (1..=opts.venues)
+        .map(|i| format!("{}-{i}", opts.prefix))
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let (kind, parent) = if i == 0 {
+            ("main", None)
+        } else {
+            ("branch", Some(names[0].as_str()))
+        };
+        api.ensure_venue(name, kind, parent, &opts.venue_password)?;
+    }
+    api.ensure_meeting(&opts.meeting, &names[0], &names[1..])?;
+    api.start_meeting(&opts.meeting)?;
+    Ok((api, names))
+}
+
+/// Runs the load and measures.
+///
+/// # Errors
+/// Options that cannot work, API refusals at set-up, local socket failures.
+pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
+    if opts.venues < 2 {
+        return Err(LoadgenError::Options("at least 2 venues".into()));
+    }
+    if !opts.sip.ip().is_loopback() || !opts.http.ip().is_loopback() {
+        return Err(LoadgenError::Options(
+            "the harness only talks to 127.0.0.1 (loopback)".into(),
+        ));
+    }
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |e| LoadgenError::Io { what, source: e }
+    };
+    let (api, names) = prepare(opts)?;
+    let n = opts.venues;
+    let shared = Shared::new(n);
+    let sockets = Arc::new(media::bind_sockets(n).map_err(io("binding media sockets"))?);
+    let media_addrs: Vec<SocketAddr> = sockets
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<_, _>>()
+        .map_err(io("media socket address"))?;
+    let sip_socket = UdpSocket::bind("127.0.0.1:0").map_err(io("binding the SIP socket"))?;
+    let receiver = media::spawn_receiver(shared.clone(), sockets.clone());
+    let sender = media::spawn_sender(
+        shared.clone(),
+        sockets.clone(),
+        opts.shape,
+        opts.encoder_delay,
+    );
+    let (sip_tx, sip_rx) = mpsc::channel();
+    let sip = signaling::spawn(
+        SipSetup {
+            server: opts.sip,
+            meeting: opts.meeting.clone(),
+            users: names.clone(),
+            password: opts.venue_password.clone(),
+            media: media_addrs,
+            window: opts.sip_window,
+            setup_timeout: Duration::from_secs(8),
+            attempts: 5,
+        },
+        sip_socket,
+        shared.clone(),
+        sip_rx,
+    );
+    for i in 0..n {
+        let _ = sip_tx.send(SipCommand::Dial(i));
+    }
+    // Wait for the venues to come in: bounded by 2 s + 100 ms per venue.
+    let setup_deadline =
+        Instant::now() + Duration::from_secs(2) + Duration::from_millis(100) * n as u32;
+    let setup_started = Instant::now();
+    loop {
+        let up = shared
+            .remote
+            .iter()
+            .filter(|r| r.load(Ordering::Relaxed) != 0)
+            .count();
+        if up == n || Instant::now() > setup_deadline || sip.is_finished() {
+            if opts.progress {
+                progress(&format!(
+                    "{up}/{n} venues in after {:.1} s",
+                    setup_started.elapsed().as_secs_f64()
+                ));
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let first keyframes settle before measuring.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let start_ns = shared.now_ns();
+    shared.measure_from_ns.store(start_ns, Ordering::Relaxed);
+    let proc0 = opts.server_pid.and_then(procstat::sample);
+    let sends0 = api.media_sends().ok();
+    let started = Instant::now();
+    let mut rng = Rng::new(opts.seed);
+    let mut commands: Vec<SwitchCommand> = Vec::new();
+    let mut command_errors = 0u64;
+    let mut broadcasting = 0usize;
+    let mut muted: Option<usize> = None;
+    let mut dropped: Vec<(usize, Instant)> = Vec::new();
+    let mut drops = 0u64;
+    let mut next_switch = opts.switch_every.map(|s| started + s);
+    let mut next_drop = opts.drop_every.map(|s| started + s);
+    let mut next_progress = started + Duration::from_secs(1);
+    let is_up = |i: usize| shared.remote[i].load(Ordering::Relaxed) != 0;
+    // The chair loop: bounded by the duration, one turn every 10 ms.
+    while started.elapsed() < opts.duration {
+        let now = Instant::now();
+        if let (Some(t), Some(every)) = (next_switch, opts.switch_every)
+            && now >= t
+        {
+            next_switch = Some(t + every);
+            // A random connected venue other than the one shown (bounded tries).
+            let pick = (0..32)
+                .map(|_| rng.below(n))
+                .find(|&v| v != broadcasting && is_up(v) && !dropped.iter().any(|d| d.0 == v));
+            if let Some(v) = pick {
+                let at_ns = shared.now_ns();
+                let cmd = json!({"command": "broadcast", "venue": names[v]});
+                match api.command(&opts.meeting, &cmd) {
+                    Ok(()) => {
+                        commands.push(SwitchCommand {
+                            at_ns,
+                            venue: v as u32 + 1,
+                        });
+                        broadcasting = v;
+                    }
+                    Err(e) => {
+                        command_errors += 1;
+                        warn!(error = %e, "broadcast refused");
+                    }
+                }
+                if opts.mute {
+                    if let Some(m) = muted.take() {
+                        let _ = api.command(
+                            &opts.meeting,
+                            &json!({"command": "unmute", "venue": names[m]}),
+                        );
+                    }
+                    let m = rng.below(n);
+                    if api
+                        .command(
+                            &opts.meeting,
+                            &json!({"command": "mute", "venue": names[m]}),
+                        )
+                        .is_ok()
+                    {
+                        muted = Some(m);
+                    } else {
+                        command_errors += 1;
+                    }
+                }
+            }
+        }
+        if let (Some(t), Some(every)) = (next_drop, opts.drop_every)
+            && now >= t
+        {
+            next_drop = Some(t + every);
+            // Never the main venue nor the one shown: that would be a different test.
+            let pick = (0..32)
+                .map(|_| rng.below(n))
+                .find(|&v| v != 0 && v != broadcasting && is_up(v));
+            if let Some(v) = pick {
+                let _ = sip_tx.send(SipCommand::HangUp(v));
+                dropped.push((v, now + opts.drop_for));
+                drops += 1;
+            }
+        }
+        dropped.retain(|&(v, back_at)| {
+            if now >= back_at {
+                let _ = sip_tx.send(SipCommand::Dial(v));
+                false
+            } else {
+                true
+            }
+        });
+        if opts.progress && now >= next_progress {
+            next_progress += Duration::from_secs(1);
+            let up = (0..n).filter(|&i| is_up(i)).count();
+            progress(&format!(
+                "{:>4.0}/{:.0} s  venues up {up}/{n}  switches {}",
+                started.elapsed().as_secs_f64(),
+                opts.duration.as_secs_f64(),
+                commands.len()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let end_ns = shared.now_ns();
+    let elapsed = started.elapsed();
+    // Metrics are published once a second: wait for the last second's totals.
+    std::thread::sleep(Duration::from_millis(1100));
+    let proc1 = opts.server_pid.and_then(procstat::sample);
+    let sends1 = api.media_sends().ok();
+    shared.measure_from_ns.store(u64::MAX, Ordering::Relaxed);
+    shared.stop.store(true, Ordering::Relaxed);
+    let sent = sender.join().map_err(|_| LoadgenError::Server {
+        what: "sender thread panicked (a bug)".into(),
+    })?;
+    let _ = sip_tx.send(SipCommand::Stop);
+    let sipr = sip.join().map_err(|_| LoadgenError::Server {
+        what: "SIP thread panicked (a bug)".into(),
+    })?;
+    let recv = receiver.join().map_err(|_| LoadgenError::Server {
+        what: "receiver thread panicked (a bug)".into(),
+    })?;
+    info!(switches = commands.len(), "run finished");
+
+    // A receiver is expected to follow a switch when its call was up through the whole window.
+    let up_windows = sipr.up.clone();
+    let ends: Vec<u64> = (0..commands.len())
+        .map(|k| commands.get(k + 1).map_or(end_ns, |c| c.at_ns))
+        .collect();
+    let expected = |c: &SwitchCommand, me: u32| {
+        let k = commands.iter().position(|x| x == c).unwrap_or(0);
+        let until = ends.get(k).copied().unwrap_or(end_ns);
+        up_windows
+            .get(me as usize - 1)
+            .is_some_and(|w| w.iter().any(|&(a, b)| a <= c.at_ns && b >= until))
+    };
+    let transitions: Vec<&[Transition]> = recv
+        .trackers
+        .iter()
+        .map(|t| t.transitions.as_slice())
+        .collect();
+    let switches = judge_switches(&commands, &transitions, end_ns, expected);
+    let mut violations = [0u64; 4];
+    for t in &recv.trackers {
+        for (at, v) in &t.violations {
+            if *at < start_ns {
+                continue;
+            }
+            let k = match v {
+                Violation::SeqGapAtSwitch => 0,
+                Violation::TimestampBack => 1,
+                Violation::BeforeKeyframe => 2,
+                _ => 3,
+            };
+            violations[k] += 1;
+        }
+    }
+    let lost: Vec<u64> = recv.trackers.iter().map(|t| t.lost()).collect();
+    let received: u64 = recv.trackers.iter().map(|t| t.received).sum();
+    let mut setup = sipr.setup_ms.clone();
+    let forwarded = match (sends0, sends1) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let cpu = match (proc0, proc1) {
+        (Some(a), Some(b)) => Some(b.cpu_s - a.cpu_s),
+        _ => None,
+    };
+    let total_ms: Vec<f64> = switches
+        .samples
+        .iter()
+        .map(|s| s.total_ns as f64 / 1e6)
+        .collect();
+    let wait: f64 = switches
+        .samples
+        .iter()
+        .map(|s| s.waiting_for_key_ns as f64)
+        .sum();
+    let total: f64 = switches.samples.iter().map(|s| s.total_ns as f64).sum();
+    let h = &recv.latency_us;
+    Ok(Report {
+        venues: n as u64,
+        duration_s: elapsed.as_secs_f64(),
+        sip_attempts: n as u64 + sipr.retries + drops,
+        sip_failures: sipr.failures,
+        sip_failure_statuses: sipr.failure_statuses.clone(),
+        sip_retries: sipr.retries,
+        sip_setup_ms: Percentiles::of(&mut setup),
+        sent_packets: sent.sent.iter().sum(),
+        send_errors: sent.send_errors,
+        sender_late_events: sent.late_events,
+        forwarded_packets: forwarded,
+        received_packets: received,
+        audio_received_packets: recv.audio_received,
+        lost_packets: lost.iter().sum(),
+        max_loss_per_receiver: lost.iter().copied().max().unwrap_or(0),
+        receivers_with_loss: lost.iter().filter(|&&l| l > 0).count() as u64,
+        latency_us: crate::report::LatencyUs {
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            samples: h.len(),
+        },
+        switches: commands.len() as u64,
+        switches_completed: switches.completed,
+        switches_incomplete: switches.incomplete,
+        switch_receivers_missed: switches.missed_receivers,
+        switch_ms: Percentiles::of(&mut total_ms.clone()),
+        switch_keyframe_wait_share: if total > 0.0 {
+            Some(wait / total)
+        } else {
+            None
+        },
+        command_errors,
+        continuity_violations: violations.iter().sum(),
+        seq_gaps_at_switch: violations[0],
+        timestamps_back: violations[1],
+        before_keyframe: violations[2],
+        ssrc_changes: violations[3],
+        keyframe_requests: recv.keyframe_requests,
+        drops,
+        remote_byes: sipr.remote_byes,
+        server_cpu_s: cpu,
+        server_rss_kib: proc1.map(|p: ProcSample| p.rss_kib),
+        server_peak_rss_kib: proc1.map(|p| p.hwm_kib),
+        cpu_us_per_forwarded_packet: match (cpu, forwarded) {
+            (Some(c), Some(f)) if f > 0 => Some(c * 1e6 / f as f64),
+            _ => None,
+        },
+        reference_cpu_us_per_packet: None,
+        reference_ratio: None,
+    })
+}
+
+/// Progress goes through `tracing` (the binary prints it on stderr), not to stdout.
+fn progress(line: &str) {
+    info!(target: "dais_loadgen::progress", "{line}");
+}
