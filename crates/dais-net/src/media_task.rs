@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
-use dais_audio::{Codec, Mixer, MixerConfig, MixerError, MixerEvent, MixerStats, VenueId};
+use dais_audio::{Mixer, MixerConfig, MixerError, MixerStats};
 use dais_media::{
     AudioRoute, Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket,
     MediaError, MediaEvent, MediaKind, Routed,
@@ -47,6 +47,10 @@ use tracing::{debug, warn};
 
 use crate::udp::{FanOut, RecvBatch};
 
+mod audio;
+pub use audio::{AudioEvent, AudioLevel, MixedAudio};
+use audio::{MixedLeg, MixerFlag, venue};
+
 /// Datagrams taken per `recvmmsg`.
 const RECV_BATCH: usize = 32;
 /// Datagrams handled before the task yields to others, so one busy meeting cannot starve the
@@ -55,83 +59,8 @@ const BUDGET: usize = 1024;
 /// How often the engine's figures are copied out for metrics scrapes: a lock once a second,
 /// never per packet.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
-/// Mixer frames run per wake-up at most: the mixer mixes one frame per call and skips ahead by
-/// itself when it is further behind than this.
-const MIX_CATCH_UP: usize = 6;
 /// Audio events queued for the controller before new ones are dropped.
 const AUDIO_EVENTS: usize = 256;
-
-/// How a leg's audio is mixed: the codec the mixer decodes and encodes for it, on the leg's
-/// negotiated payload type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MixedAudio {
-    /// G.711 μ-law or A-law.
-    pub codec: Codec,
-    /// The leg's audio payload type (both directions).
-    pub payload_type: u8,
-    /// The RFC 4733 telephone-event payload type the leg negotiated, if any: its packets
-    /// become [`AudioEvent::Dtmf`], never audio.
-    pub telephone_event: Option<u8>,
-    /// Packet time of what the mixer sends the leg (a multiple of the mixer's frame).
-    pub ptime: Duration,
-}
-
-impl MixedAudio {
-    /// The mixer settings for a leg's negotiated audio, or `None` when the mixer cannot decode
-    /// it: only the static G.711 payload types are mixed (PCMU = 0, PCMA = 8, at 8000 Hz). Opus
-    /// and other dynamic payload types stay on the feed model (their audio is switched with the
-    /// picture) until the mixer decodes them. Packet time 20 ms, no telephone-event (the leg
-    /// configuration does not carry it; set [`MixedAudio::telephone_event`] when SDP did).
-    pub fn for_leg(cfg: &LegConfig) -> Option<MixedAudio> {
-        let audio = cfg.audio?;
-        let codec = match (audio.payload_type, audio.clock_rate) {
-            (0, 8000) => Codec::Pcmu,
-            (8, 8000) => Codec::Pcma,
-            _ => return None,
-        };
-        Some(MixedAudio {
-            codec,
-            payload_type: audio.payload_type,
-            telephone_event: None,
-            ptime: Duration::from_millis(20),
-        })
-    }
-}
-
-/// One venue's audio level in a level report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AudioLevel {
-    /// The leg.
-    pub leg: LegId,
-    /// Smoothed level in -dBov (0 loudest, 127 silence), the RFC 6464 scale.
-    pub level: u8,
-    /// Voice activity.
-    pub voice: bool,
-    /// Whether the leg is in the mix now.
-    pub mixed: bool,
-}
-
-/// What the mixer reports to the meeting controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AudioEvent {
-    /// A new dominant speaker (hold time and hysteresis already applied by the mixer).
-    DominantSpeaker {
-        /// Its leg.
-        leg: LegId,
-    },
-    /// A DTMF key (RFC 4733 telephone-event), reported once when it ends.
-    Dtmf {
-        /// The sending leg.
-        leg: LegId,
-        /// The event code (0-9, 10 = `*`, 11 = `#`, 12-15 = A-D).
-        event: u8,
-        /// How long the key was held.
-        duration: Duration,
-    },
-    /// Every mixed leg's level, once per level interval (500 ms by default), in one message.
-    Levels(Vec<AudioLevel>),
-}
 
 /// Counters the shell keeps about its own I/O (the engine keeps its own about decisions).
 #[derive(Debug, Default)]
@@ -174,15 +103,14 @@ enum Command {
         oneshot::Sender<Result<(), MediaTaskError>>,
     ),
     SetMainAudio(Option<LegId>),
+    SetTelephoneEvent(
+        LegId,
+        Option<u8>,
+        oneshot::Sender<Result<(), MediaTaskError>>,
+    ),
     MixerStats(oneshot::Sender<MixerStats>),
     Stats(oneshot::Sender<Snapshot>),
     Shutdown(oneshot::Sender<()>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MixerFlag {
-    Muted,
-    Blocked,
 }
 
 /// Engine figures at one moment.
@@ -344,6 +272,19 @@ impl MediaHandle {
             .map_err(|_| MediaTaskError::Gone)
     }
 
+    /// The RFC 4733 telephone-event payload type a mixed leg negotiated (SDP), so its key
+    /// presses become [`AudioEvent::Dtmf`].
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Mixer`] when the leg's audio is not mixed.
+    pub async fn set_telephone_event(
+        &self,
+        leg: LegId,
+        payload_type: Option<u8>,
+    ) -> Result<(), MediaTaskError> {
+        ask!(self, SetTelephoneEvent, leg, payload_type)?
+    }
+
     /// The mixer's counters.
     pub async fn mixer_stats(&self) -> Result<MixerStats, MediaTaskError> {
         ask!(self, MixerStats)
@@ -462,17 +403,6 @@ pub fn spawn_with_mixer(
         published,
         audio_events: Arc::new(Mutex::new(Some(audio_rx))),
     })
-}
-
-/// A leg whose audio is mixed, as the task knows it.
-#[derive(Debug, Clone, Copy)]
-struct MixedLeg {
-    audio: MixedAudio,
-    /// Where its mix goes (`None`: the leg does not receive).
-    dest: Option<SocketAddr>,
-    source: bool,
-    muted: bool,
-    blocked: bool,
 }
 
 struct MediaTask {
@@ -605,6 +535,9 @@ impl MediaTask {
                 let _ = reply.send(self.set_flag(leg, flag, on));
             }
             Command::SetMainAudio(leg) => self.mixer.set_main(leg.map(venue)),
+            Command::SetTelephoneEvent(leg, pt, reply) => {
+                let _ = reply.send(self.set_telephone_event(leg, pt));
+            }
             Command::MixerStats(reply) => {
                 let _ = reply.send(self.mixer.stats());
             }
@@ -621,214 +554,6 @@ impl MediaTask {
                 });
             }
             Command::Shutdown(_) => {}
-        }
-    }
-
-    /// Puts a leg's audio in the mixer (replacing earlier settings), then routes it there.
-    fn mix_audio(&mut self, leg: LegId, audio: MixedAudio) -> Result<(), MediaTaskError> {
-        let cfg = *self
-            .engine
-            .leg_config(leg)
-            .ok_or(MediaError::UnknownLeg(leg))?;
-        if cfg.audio.is_none() {
-            return Err(MediaError::KindNotNegotiated {
-                leg,
-                kind: MediaKind::Audio,
-            }
-            .into());
-        }
-        let (muted, blocked) = self
-            .mixed
-            .get(&leg)
-            .map_or((false, false), |m| (m.muted, m.blocked));
-        self.unmix(leg);
-        let m = MixedLeg {
-            audio,
-            dest: cfg.recv.then_some(cfg.rtp_addr),
-            source: cfg.send,
-            muted,
-            blocked,
-        };
-        if let Err(e) = self.add_to_mixer(leg, &m) {
-            self.unmix(leg);
-            let _ = self.engine.set_audio_route(leg, AudioRoute::Feeds);
-            return Err(e.into());
-        }
-        self.engine.set_audio_route(
-            leg,
-            AudioRoute::Mixed {
-                telephone_event: audio.telephone_event,
-            },
-        )?;
-        self.mixed.insert(leg, m);
-        Ok(())
-    }
-
-    fn add_to_mixer(&mut self, leg: LegId, m: &MixedLeg) -> Result<(), MixerError> {
-        let v = venue(leg);
-        let a = m.audio;
-        if m.source {
-            self.mixer
-                .add_source(v, a.codec, a.payload_type, a.codec.clock_rate())?;
-            self.mixer.set_telephone_event(v, a.telephone_event)?;
-            self.mixer.set_muted(v, m.muted)?;
-        }
-        if m.dest.is_some() {
-            self.mixer
-                .add_receiver(v, a.codec, a.payload_type, a.ptime)?;
-            self.mixer.set_blocked(v, m.blocked)?;
-        }
-        Ok(())
-    }
-
-    /// Takes a leg out of the mixer (nothing happens for a leg that is not in it).
-    fn unmix(&mut self, leg: LegId) {
-        self.mixed.remove(&leg);
-        let v = venue(leg);
-        let _ = self.mixer.remove_source(v);
-        let _ = self.mixer.remove_receiver(v);
-    }
-
-    /// A re-INVITE changed a mixed leg: follow its address, and its codec and directions
-    /// (a new receiver then starts a new RTP stream: new SSRC and numbering).
-    fn mixed_leg_updated(&mut self, leg: LegId, cfg: &LegConfig) {
-        let Some(old) = self.mixed.get(&leg).copied() else {
-            return;
-        };
-        let Some(mut audio) = MixedAudio::for_leg(cfg) else {
-            // No longer a codec the mixer decodes: back to the feed model.
-            self.unmix(leg);
-            let _ = self.engine.set_audio_route(leg, AudioRoute::Feeds);
-            return;
-        };
-        audio.telephone_event = old.audio.telephone_event;
-        audio.ptime = old.audio.ptime;
-        let dest = cfg.recv.then_some(cfg.rtp_addr);
-        let same_shape =
-            audio == old.audio && cfg.send == old.source && dest.is_some() == old.dest.is_some();
-        if same_shape {
-            if let Some(m) = self.mixed.get_mut(&leg) {
-                m.dest = dest;
-            }
-        } else if let Err(e) = self.mix_audio(leg, audio) {
-            warn!(?leg, error = %e, "mixed leg could not follow its update; audio unmixed");
-        }
-    }
-
-    fn set_flag(&mut self, leg: LegId, flag: MixerFlag, on: bool) -> Result<(), MediaTaskError> {
-        let v = venue(leg);
-        let m = self
-            .mixed
-            .get_mut(&leg)
-            .ok_or(MixerError::UnknownSource(v))?;
-        match flag {
-            MixerFlag::Muted => {
-                m.muted = on;
-                if m.source {
-                    self.mixer.set_muted(v, on)?;
-                }
-            }
-            MixerFlag::Blocked => {
-                m.blocked = on;
-                if m.dest.is_some() {
-                    self.mixer.set_blocked(v, on)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the mixer's frames that are due, sends their packets, and passes its events on.
-    fn mix(&mut self, now: Instant) {
-        for _ in 0..MIX_CATCH_UP {
-            if self.mixer.poll_timeout().is_none_or(|d| d > now) {
-                break;
-            }
-            self.mixer.handle_timeout(now);
-            self.send_mix();
-        }
-        self.mixer_events();
-    }
-
-    /// Drains the mixer's packets: each is written into the scratch buffer and sent to its
-    /// leg. The mixer borrows payloads from its own buffers, so this must finish before the
-    /// next frame.
-    fn send_mix(&mut self) {
-        let (mut sent, mut dropped) = (0u64, 0u64);
-        while let Some((v, pkt)) = self.mixer.poll_output() {
-            let Some(dest) = self.mixed.get(&LegId(v.0)).and_then(|m| m.dest) else {
-                continue;
-            };
-            let Some(len) = pkt.write_rtp(&mut self.mix_buf) else {
-                continue;
-            };
-            let Some(bytes) = self.mix_buf.get(..len) else {
-                continue;
-            };
-            match self.rtp.try_send_to(bytes, dest) {
-                Ok(_) => sent += 1,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += 1,
-                Err(_) => {
-                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
-        if dropped > 0 {
-            self.counters
-                .send_dropped
-                .fetch_add(dropped, Ordering::Relaxed);
-        }
-    }
-
-    fn mixer_events(&mut self) {
-        while let Some(ev) = self.mixer.poll_event() {
-            let out = match ev {
-                MixerEvent::DominantSpeaker { venue } => AudioEvent::DominantSpeaker {
-                    leg: LegId(venue.0),
-                },
-                MixerEvent::Dtmf {
-                    venue,
-                    event,
-                    duration,
-                } => AudioEvent::Dtmf {
-                    leg: LegId(venue.0),
-                    event,
-                    duration,
-                },
-                MixerEvent::LevelReport {
-                    venue,
-                    level,
-                    voice,
-                    mixed,
-                } => {
-                    self.levels.push(AudioLevel {
-                        leg: LegId(venue.0),
-                        level,
-                        voice,
-                        mixed,
-                    });
-                    continue;
-                }
-                other => {
-                    debug!(event = ?other, "mixer event");
-                    continue;
-                }
-            };
-            self.send_audio_event(out);
-        }
-        // The mixer reports every venue's level in one frame: one message per interval.
-        if !self.levels.is_empty() {
-            let levels = AudioEvent::Levels(std::mem::take(&mut self.levels));
-            self.send_audio_event(levels);
-        }
-    }
-
-    fn send_audio_event(&self, ev: AudioEvent) {
-        if let Err(e) = self.audio_events.try_send(ev) {
-            // Nobody may have taken the receiver (a meeting without a controller): not worth
-            // a warning per level report.
-            debug!(event = ?e, "audio event dropped");
         }
     }
 
@@ -930,9 +655,4 @@ impl MediaTask {
             }
         }
     }
-}
-
-/// The mixer's id for a leg: the same number, so no table is needed either way.
-fn venue(leg: LegId) -> VenueId {
-    VenueId(leg.0)
 }

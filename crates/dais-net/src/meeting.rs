@@ -22,7 +22,7 @@
 //! feed-model venues, and is not heard in the mix.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dais_conference::{
     Action, Actor, ChairCommand, CommandError, Conference, ConferenceConfig, ConferenceEvent,
@@ -33,12 +33,11 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::media_task::{
-    AudioEvent, MediaHandle, MediaTaskError, MixedAudio, Snapshot as MediaSnapshot,
-};
+use crate::media_task::{MediaHandle, MediaTaskError, Snapshot as MediaSnapshot};
 
-/// Level meters reach operators at most this often.
-const LEVELS_EVERY: Duration = Duration::from_millis(500);
+mod audio;
+use audio::Levels;
+pub use audio::VenueLevel;
 
 /// Places and ends calls for the controller. Implemented by the SIP service (real venues) and
 /// by the demo (simulated venues). Calls must not block: start the work and report back through
@@ -127,30 +126,6 @@ pub enum MeetingEvent {
     },
 }
 
-/// One venue's audio level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VenueLevel {
-    /// The venue.
-    pub venue: VenueId,
-    /// Smoothed level in -dBov: 0 is the loudest, 127 silence (RFC 6464's scale).
-    pub level: u8,
-    /// Voice activity.
-    pub voice: bool,
-    /// Whether the venue is in the mix now.
-    pub mixed: bool,
-}
-
-/// The key of an RFC 4733 §3.2 DTMF event code.
-fn dtmf_digit(event: u8) -> char {
-    match event {
-        0..=9 => char::from(b'0' + event),
-        10 => '*',
-        11 => '#',
-        12..=15 => char::from(b'A' + event - 12),
-        _ => '?',
-    }
-}
-
 /// Why a leg could not be brought up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -177,6 +152,7 @@ enum Msg {
     LegUp(VenueId, LegConfig, oneshot::Sender<Result<LegId, LegError>>),
     LegProgress(VenueId, LegEvent),
     LegDown(VenueId, LegEvent),
+    TelephoneEvent(VenueId, Option<u8>, oneshot::Sender<Result<(), LegError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -224,6 +200,7 @@ impl std::fmt::Debug for Msg {
             Msg::LegUp(..) => "LegUp",
             Msg::LegProgress(..) => "LegProgress",
             Msg::LegDown(..) => "LegDown",
+            Msg::TelephoneEvent(..) => "TelephoneEvent",
             Msg::Shutdown(..) => "Shutdown",
         })
     }
@@ -305,6 +282,22 @@ impl MeetingHandle {
         let _ = self.tx.send(Msg::LegDown(venue.clone(), ev)).await;
     }
 
+    /// The RFC 4733 telephone-event payload type `venue`'s leg negotiated, so that its key
+    /// presses become [`MeetingEvent::Dtmf`]. Call it after [`MeetingHandle::leg_up`]; it does
+    /// nothing for a venue without a leg or whose audio is not mixed.
+    pub async fn set_telephone_event(
+        &self,
+        venue: &VenueId,
+        payload_type: Option<u8>,
+    ) -> Result<(), LegError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::TelephoneEvent(venue.clone(), payload_type, tx))
+            .await
+            .map_err(|_| LegError::Gone)?;
+        rx.await.map_err(|_| LegError::Gone)?
+    }
+
     /// Ends the meeting (every leg hung up) and stops its tasks; waits for both.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -376,6 +369,7 @@ pub async fn start(
         next_leg: 1,
         switch_asked: HashMap::new(),
         mixed: HashSet::new(),
+        dominant: None,
         main_venue,
         levels: Levels::default(),
     };
@@ -461,32 +455,31 @@ struct Controller {
     switch_asked: HashMap<FeedId, Instant>,
     /// Legs whose audio is in the mixer (the others use the audio feeds).
     mixed: HashSet<LegId>,
+    /// The mixer's dominant speaker (it reports changes only).
+    dominant: Option<VenueId>,
     main_venue: VenueId,
     levels: Levels,
-}
-
-/// Rate limit of the level meters: the newest report waits until `due` when the previous one
-/// went out less than [`LEVELS_EVERY`] ago.
-#[derive(Debug, Default)]
-struct Levels {
-    last_sent: Option<Instant>,
-    pending: Option<Vec<VenueLevel>>,
-    due: Option<Instant>,
 }
 
 impl Controller {
     async fn handle(&mut self, msg: Msg) {
         let now = Instant::now();
         match msg {
-            Msg::Command(actor, cmd, reply) => match self.conf.command(now, &actor, cmd) {
-                Ok(actions) => {
-                    self.apply(actions).await;
-                    let _ = reply.send(Ok(()));
+            Msg::Command(actor, cmd, reply) => {
+                let voice_on = matches!(cmd, ChairCommand::SetVoiceActivation { on: true });
+                match self.conf.command(now, &actor, cmd) {
+                    Ok(actions) => {
+                        self.apply(actions).await;
+                        if voice_on {
+                            self.refeed_dominant_speaker(now).await;
+                        }
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
+            }
             Msg::Snapshot(reply) => {
                 let _ = reply.send(self.view().await);
             }
@@ -498,6 +491,17 @@ impl Controller {
                 let _ = reply.send(r);
             }
             Msg::LegProgress(venue, ev) => self.leg_event(now, &venue, ev).await,
+            Msg::TelephoneEvent(venue, pt, reply) => {
+                let r = match self.mixed_leg(&venue) {
+                    Some(leg) => self
+                        .media
+                        .set_telephone_event(leg, pt)
+                        .await
+                        .map_err(LegError::from),
+                    None => Ok(()),
+                };
+                let _ = reply.send(r);
+            }
             Msg::LegDown(venue, ev) => {
                 self.remove_leg(&venue).await;
                 self.leg_event(now, &venue, ev).await;
@@ -513,6 +517,9 @@ impl Controller {
             self.main_kind.remove(&leg);
             // Removing the leg takes it out of the mixer too.
             self.mixed.remove(&leg);
+            if self.dominant.as_ref() == Some(venue) {
+                self.dominant = None;
+            }
             let _ = self.media.remove_leg(leg).await;
         }
     }
@@ -702,113 +709,6 @@ impl Controller {
             let _ = self.media.unsubscribe(leg, pair.audio).await;
         } else if let Err(e) = self.media.subscribe(leg, pair.audio).await {
             debug!(meeting = %self.number, venue = %venue, error = %e, "no audio subscription");
-        }
-    }
-
-    /// The leg of `venue` if its audio is mixed.
-    fn mixed_leg(&self, venue: &VenueId) -> Option<LegId> {
-        self.legs
-            .get(venue)
-            .copied()
-            .filter(|l| self.mixed.contains(l))
-    }
-
-    /// What an audio feed showing `venue` should carry: its leg, unless the venue is muted or
-    /// its audio goes to the mixer (then the feed carries nothing).
-    fn feed_audio_leg(&self, venue: &VenueId) -> Option<LegId> {
-        if self.mic_closed.contains(venue) {
-            return None;
-        }
-        self.legs
-            .get(venue)
-            .copied()
-            .filter(|l| !self.mixed.contains(l))
-    }
-
-    /// Puts a new leg's audio in the mixer when the mixer decodes its codec, with the venue's
-    /// current microphone and block state; the main venue's leg becomes the mixer's main.
-    async fn join_mixer(&mut self, venue: &VenueId, leg: LegId, cfg: &LegConfig) {
-        let Some(audio) = MixedAudio::for_leg(cfg) else {
-            if cfg.audio.is_some() {
-                debug!(meeting = %self.number, venue = %venue, "audio codec not mixed; audio feeds carry it");
-            }
-            return;
-        };
-        if let Err(e) = self.media.mix_audio(leg, audio).await {
-            warn!(meeting = %self.number, venue = %venue, error = %e, "audio not mixed; audio feeds carry it");
-            return;
-        }
-        self.mixed.insert(leg);
-        if self.mic_closed.contains(venue) {
-            let _ = self.media.set_audio_muted(leg, true).await;
-        }
-        if self.audio_blocked.contains(venue) {
-            let _ = self.media.set_audio_blocked(leg, true).await;
-        }
-        if *venue == self.main_venue {
-            let _ = self.media.set_main_audio(Some(leg)).await;
-        }
-    }
-
-    async fn audio_event(&mut self, ev: AudioEvent) {
-        let now = Instant::now();
-        match ev {
-            AudioEvent::DominantSpeaker { leg } => {
-                let Some(venue) = self.venue_of.get(&leg).cloned() else {
-                    return;
-                };
-                let _ = self.events.send(MeetingEvent::DominantSpeaker {
-                    venue: venue.clone(),
-                });
-                match self.conf.handle_dominant_speaker(now, &venue) {
-                    Ok(actions) => self.apply(actions).await,
-                    Err(e) => {
-                        debug!(meeting = %self.number, venue = %venue, error = %e, "dominant speaker ignored")
-                    }
-                }
-            }
-            AudioEvent::Dtmf {
-                leg,
-                event,
-                duration,
-            } => {
-                if let Some(venue) = self.venue_of.get(&leg).cloned() {
-                    let _ = self.events.send(MeetingEvent::Dtmf {
-                        venue,
-                        digit: dtmf_digit(event),
-                        duration_ms: duration.as_millis() as u64,
-                    });
-                }
-            }
-            AudioEvent::Levels(levels) => {
-                let levels = levels
-                    .into_iter()
-                    .filter_map(|l| {
-                        Some(VenueLevel {
-                            venue: self.venue_of.get(&l.leg)?.clone(),
-                            level: l.level,
-                            voice: l.voice,
-                            mixed: l.mixed,
-                        })
-                    })
-                    .collect();
-                self.levels.pending = Some(levels);
-                match self.levels.last_sent {
-                    Some(last) if now < last + LEVELS_EVERY => {
-                        self.levels.due = Some(last + LEVELS_EVERY);
-                    }
-                    _ => self.flush_levels(now),
-                }
-            }
-        }
-    }
-
-    /// Sends the newest level report, if one waits.
-    fn flush_levels(&mut self, now: Instant) {
-        self.levels.due = None;
-        if let Some(levels) = self.levels.pending.take() {
-            self.levels.last_sent = Some(now);
-            let _ = self.events.send(MeetingEvent::AudioLevels { levels });
         }
     }
 

@@ -79,6 +79,9 @@ pub struct ToneVenue {
     pub freq: f32,
     heard: Arc<Mutex<Vec<i16>>>,
     pub packets_in: Arc<AtomicU64>,
+    /// The SSRC of its uplink (extra packets must carry it).
+    pub ssrc: u32,
+    extra: mpsc::UnboundedSender<Vec<u8>>,
     stop: watch::Sender<bool>,
 }
 
@@ -109,6 +112,8 @@ impl ToneVenue {
         let packets_in = Arc::new(AtomicU64::new(0));
         let (stop, mut stopped) = watch::channel(false);
         let mut tone = SyntheticAudio::new(number, freq, amplitude, 11);
+        let ssrc = tone.ssrc();
+        let (extra, mut extra_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let (h, p) = (heard.clone(), packets_in.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -122,6 +127,9 @@ impl ToneVenue {
                     _ = tick.tick() => {
                         tone.next_packet(&mut pkt);
                         let _ = socket.send_to(&pkt, target).await;
+                    }
+                    Some(p) = extra_rx.recv() => {
+                        let _ = socket.send_to(&p, target).await;
                     }
                     r = socket.recv_from(&mut buf) => {
                         let Ok((n, _)) = r else { continue };
@@ -147,8 +155,15 @@ impl ToneVenue {
             freq,
             heard,
             packets_in,
+            ssrc,
+            extra,
             stop,
         }
+    }
+
+    /// Sends a datagram from the venue's socket, between its tone packets.
+    pub fn send_raw(&self, packet: Vec<u8>) {
+        let _ = self.extra.send(packet);
     }
 
     /// How many samples it has heard so far (a mark for [`ToneVenue::heard_since`]).
