@@ -682,3 +682,127 @@ fn meeting_text(v: &Value) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("dais").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn chair_subcommands_map_to_the_api_json() {
+        let cases: &[(&[&str], Value)] = &[
+            (
+                &["broadcast", "8001", "jinan"],
+                json!({"command":"broadcast","venue":"jinan"}),
+            ),
+            (
+                &["view", "8001", "qingdao"],
+                json!({"command":"view","venue":"qingdao"}),
+            ),
+            (
+                &["roll-call", "8001", "jinan"],
+                json!({"command":"roll_call","venue":"jinan"}),
+            ),
+            (
+                &["poll", "start", "8001", "--every", "20", "jinan", "qingdao"],
+                json!({"command":"start_polling","venues":["jinan","qingdao"],"interval_secs":20}),
+            ),
+            (
+                &["poll", "pause", "8001"],
+                json!({"command":"pause_polling"}),
+            ),
+            (
+                &["mute", "8001", "x"],
+                json!({"command":"mute","venue":"x"}),
+            ),
+            (
+                &["mute-all", "8001"],
+                json!({"command":"mute_all_but_main"}),
+            ),
+            (
+                &["voice", "8001", "on"],
+                json!({"command":"set_voice_activation","on":true}),
+            ),
+            (
+                &["extend", "8001", "--minutes", "5"],
+                json!({"command":"extend","by_secs":300}),
+            ),
+            (
+                &["hand-chair", "8001", "bob"],
+                json!({"command":"hand_chair","to":"bob"}),
+            ),
+            (&["lock", "8001"], json!({"command":"lock"})),
+            (&["end", "8001"], json!({"command":"end_meeting"})),
+            (
+                &["hang-up", "8001", "x"],
+                json!({"command":"hang_up","venue":"x"}),
+            ),
+        ];
+        for (args, want) in cases {
+            let (number, body) = chair_command(&parse(args).command).unwrap();
+            assert_eq!(number, "8001");
+            assert_eq!(&body, want, "{args:?}");
+        }
+        assert!(chair_command(&parse(&["meetings"]).command).is_err());
+    }
+
+    #[test]
+    fn errors_map_to_exit_codes() {
+        let api = CliError::Api {
+            status: 403,
+            code: "forbidden".into(),
+            message: "no".into(),
+        };
+        assert_eq!(api.exit_code(), EXIT_REFUSED);
+        assert_eq!(api.to_string(), "forbidden: no");
+        assert_eq!(CliError::Usage("x".into()).exit_code(), EXIT_USAGE);
+        let down = CliError::Unreachable {
+            server: "s".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(down.exit_code(), EXIT_UNREACHABLE);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        assert_eq!(
+            run(["dais", "bogus"], &Env::default(), &mut out, &mut err),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(
+                ["dais", "--server", "https://x", "meetings"],
+                &Env::default().with("DAIS_TOKEN", "t"),
+                &mut out,
+                &mut err
+            ),
+            EXIT_USAGE,
+            "https is refused before any request"
+        );
+    }
+
+    #[test]
+    fn config_dir_follows_the_environment() {
+        let e = Env::default().with("HOME", "/home/op");
+        assert_eq!(e.config_dir(), Some(PathBuf::from("/home/op/.config/dais")));
+        let e = e.with("XDG_CONFIG_HOME", "/xdg");
+        assert_eq!(e.config_dir(), Some(PathBuf::from("/xdg/dais")));
+        let e = e.with("DAIS_CONFIG_DIR", "/d");
+        assert_eq!(e.config_dir(), Some(PathBuf::from("/d")));
+        assert_eq!(Env::default().config_dir(), None);
+    }
+
+    #[test]
+    fn tables_align_columns_and_show_null_as_dash() {
+        let t = table::render(
+            &["A", "LONG"],
+            &[vec!["xyz".into(), table::cell(&Value::Null)]],
+        );
+        assert_eq!(t, "A    LONG\nxyz  -\n");
+        let m = meetings_table(
+            &json!([{"number":"8000","state":"live","venues_connected":6,"venues_total":6,"subject":"Demo"}]),
+        );
+        assert!(m.contains("8000    live   6/6        Demo"), "{m}");
+    }
+}
