@@ -15,6 +15,10 @@
 //! - **Switching** a video feed asks the new source for a keyframe (RTCP PLI+FIR or, per leg, a
 //!   SIP INFO the shell sends), keeps showing the old source, and cuts over on the new source's
 //!   first keyframe packet with continuous sequence numbers and wall-clock-continuous timestamps.
+//! - **Audio** is switched through feeds like video, unless the shell mixes it: a leg set to
+//!   [`AudioRoute::Mixed`] ([`Engine::set_audio_route`]) has its audio and telephone-event
+//!   packets checked (address, header, SSRC probation), counted and answered with
+//!   [`Routed::Audio`], for the shell to hand to its mixer.
 //!
 //! # Run loop (the shell's side)
 //!

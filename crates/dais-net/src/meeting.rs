@@ -12,7 +12,7 @@
 //! engine's (legs, feed ids).
 //!
 //! Audio is mixed: a leg whose negotiated audio the mixer decodes (G.711, see
-//! [`MixedAudio::for_leg`]) joins the media task's mixer when it comes up, and hears the mix of
+//! [`MixedAudio::for_leg`](crate::media_task::MixedAudio::for_leg)) joins the media task's mixer when it comes up, and hears the mix of
 //! the others. `SetMicrophone` mutes it in the mix, `BlockAudio` sends it silence, and the main
 //! venue is always mixed. The mixer's dominant speaker drives voice-activated switching
 //! ([`Conference::handle_dominant_speaker`]) and its level reports become
