@@ -9,17 +9,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use dais_conference::{ConferenceEvent, DropReason, LegEvent, MeetingState, VenueId};
-use dais_net::meeting::{LegError, MeetingEvent, MeetingHandle};
-use dais_sip::digest::{DigestAlgorithm, DigestCredentials, DigestOutcome, expected_response};
+use dais_net::meeting::{MeetingEvent, MeetingHandle};
+use dais_sip::digest::DigestCredentials;
 use dais_sip::offer_answer::{Capabilities, build_offer, negotiate};
-use dais_sip::{CallId, Contacts, DialTarget, EndReason, NameAddr, RequestId, SipEvent, Uri};
+use dais_sip::{CallId, Contacts, DialTarget, EndReason, NameAddr, SipEvent, Uri};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
+use crate::admission::{admission, digest_uri_matches, echo_decision, resolve};
 use crate::echo::EchoGuard;
-use crate::error::DialError;
-use crate::media::{self, admit_status, leg_config, parse_target};
-use crate::registrar::{RegisterOutcome, RegisterRequest};
+use crate::media::{self, leg_config};
 use crate::service::{Cmd, Decision, Worker};
 
 /// Which way a call was placed.
@@ -65,13 +64,13 @@ pub(crate) struct CallCtx {
 /// A REGISTER waiting for the directory.
 #[derive(Debug)]
 pub(crate) struct PendingRegister {
-    aor: Uri,
-    contacts: Contacts,
-    expires: Option<u32>,
-    creds: DigestCredentials,
-    call_id: String,
-    cseq: u32,
-    peer: SocketAddr,
+    pub(crate) aor: Uri,
+    pub(crate) contacts: Contacts,
+    pub(crate) expires: Option<u32>,
+    pub(crate) creds: DigestCredentials,
+    pub(crate) call_id: String,
+    pub(crate) cseq: u32,
+    pub(crate) peer: SocketAddr,
 }
 
 impl Worker {
@@ -100,19 +99,6 @@ impl Worker {
         self.forget(call);
     }
 
-    /// The WWW-Authenticate values, in the configured algorithm order.
-    pub(crate) fn www_authenticate(&self, now: Instant, stale: bool) -> Vec<String> {
-        let all = self.digest.challenge(now, stale);
-        self.cfg
-            .digest_algorithms
-            .iter()
-            .filter_map(|alg| {
-                let token = format!("algorithm={},", alg.token());
-                all.iter().find(|c| c.contains(&token)).cloned()
-            })
-            .collect()
-    }
-
     fn challenge(&mut self, now: Instant, call: CallId, stale: bool) {
         let www = self.www_authenticate(now, stale);
         if let Err(e) = self.core.challenge(now, call, &www) {
@@ -135,7 +121,7 @@ impl Worker {
         Some(ctx)
     }
 
-    fn release_inflight(&mut self, ip: IpAddr) {
+    pub(crate) fn release_inflight(&mut self, ip: IpAddr) {
         if let Some(n) = self.inflight.get_mut(&ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -405,98 +391,6 @@ impl Worker {
         });
     }
 
-    /// Checks digest credentials against a venue's HA1; `Err(Some(stale))` asks for a new
-    /// challenge, `Err(None)` for a refusal.
-    fn verify(
-        &mut self,
-        now: Instant,
-        method: &str,
-        creds: &DigestCredentials,
-        found: Option<&crate::directory::VenueCredentials>,
-    ) -> Result<(), Option<bool>> {
-        let Some(found) = found else {
-            self.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
-            info!(user = %creds.username, "unknown SIP user");
-            return Err(None);
-        };
-        if found.realm != self.digest.realm() {
-            warn!(venue = %found.venue, realm = %found.realm, "venue's HA1 is for another realm");
-            return Err(None);
-        }
-        let ha1 = match creds.algorithm() {
-            Some(DigestAlgorithm::Sha256) => &found.ha1_sha256,
-            Some(DigestAlgorithm::Md5) => &found.ha1_md5,
-            _ => return Err(Some(false)),
-        };
-        match self.verify_digest(now, method, creds, ha1) {
-            DigestOutcome::Valid => Ok(()),
-            DigestOutcome::Stale => Err(Some(true)),
-            DigestOutcome::UnknownNonce | DigestOutcome::Unsupported => Err(Some(false)),
-            outcome => {
-                self.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
-                info!(venue = %found.venue, ?outcome, "SIP digest refused");
-                Err(None)
-            }
-        }
-    }
-
-    /// Digest verification with replay tracking per (nonce, cnonce).
-    ///
-    /// `DigestServer` tracks the nonce count per nonce, but its stateless nonces change once a
-    /// second: concurrent clients challenged in the same second share a nonce, each with
-    /// `nc=00000001` and its own cnonce, and all but the first would be refused as replays.
-    /// So the response is checked here, the server checks only the nonce (MAC and age) on a
-    /// qop-less copy, and the count is tracked per (nonce, cnonce).
-    fn verify_digest(
-        &mut self,
-        now: Instant,
-        method: &str,
-        creds: &DigestCredentials,
-        ha1: &str,
-    ) -> DigestOutcome {
-        let Some(alg) = creds.algorithm() else {
-            return DigestOutcome::Unsupported;
-        };
-        if creds.qop.as_deref().is_some_and(|q| q != "auth") {
-            return DigestOutcome::Unsupported;
-        }
-        let expected = expected_response(alg, ha1, method, creds);
-        if !ct_eq(expected.as_bytes(), creds.response.as_bytes()) {
-            return DigestOutcome::WrongResponse;
-        }
-        let mut bare = creds.clone();
-        bare.qop = None;
-        bare.nc = None;
-        bare.cnonce = None;
-        bare.response = expected_response(alg, ha1, method, &bare);
-        let outcome = self.digest.verify_ha1(now, method, &bare, ha1);
-        if outcome != DigestOutcome::Valid || creds.qop.is_none() {
-            return outcome;
-        }
-        let (Some(nc), Some(cnonce)) = (
-            creds
-                .nc
-                .as_deref()
-                .and_then(|n| u32::from_str_radix(n, 16).ok()),
-            creds.cnonce.clone(),
-        ) else {
-            return DigestOutcome::WrongResponse;
-        };
-        if self.nc_seen.len() >= 65_536 {
-            // Bounded memory: forgetting lets a replay through only within a nonce's lifetime.
-            self.nc_seen.clear();
-        }
-        let last = self
-            .nc_seen
-            .entry((creds.nonce.clone(), cnonce))
-            .or_insert(0);
-        if nc <= *last {
-            return DigestOutcome::Replay;
-        }
-        *last = nc;
-        DigestOutcome::Valid
-    }
-
     pub(crate) fn on_call_cmd(&mut self, now: Instant, c: Cmd) {
         match c {
             Cmd::Credentials { call, found } => self.credentials(now, call, found),
@@ -760,99 +654,6 @@ impl Worker {
         let _ = self.core.accept_reinvite(now, call, Bytes::from(answer));
     }
 
-    fn register_checked(
-        &mut self,
-        now: Instant,
-        request: RequestId,
-        found: Option<crate::directory::VenueCredentials>,
-    ) {
-        let Some(p) = self.registers.remove(&request) else {
-            return;
-        };
-        self.release_inflight(p.peer.ip());
-        let challenge = |w: &mut Worker, stale| {
-            let h: Vec<(&str, String)> = w
-                .www_authenticate(now, stale)
-                .into_iter()
-                .map(|v| ("WWW-Authenticate", v))
-                .collect();
-            let _ = w.core.respond(now, request, 401, &h);
-        };
-        match self.verify(now, "REGISTER", &p.creds, found.as_ref()) {
-            Err(Some(stale)) => return challenge(self, stale),
-            Err(None) => {
-                let _ = self.core.respond(now, request, 403, &[]);
-                return;
-            }
-            Ok(()) => {}
-        }
-        let Some(found) = found else { return };
-        if p.aor.user() != Some(p.creds.username.as_str()) {
-            info!(venue = %found.venue, "REGISTER for another user's address of record");
-            let _ = self.core.respond(now, request, 403, &[]);
-            return;
-        }
-        let (contact, param_expires) = match &p.contacts {
-            Contacts::List(list) => match list.first() {
-                Some(na) => (
-                    Some(na.uri.as_str().to_owned()),
-                    na.param("expires")
-                        .flatten()
-                        .and_then(|s| s.trim().parse::<u32>().ok()),
-                ),
-                None => (None, None),
-            },
-            Contacts::Wildcard => (None, Some(0)),
-        };
-        let transport = if self.tcp.contains_key(&p.peer) {
-            dais_sip::Transport::Tcp
-        } else {
-            dais_sip::Transport::Udp
-        };
-        let query = contact.is_none() && !matches!(p.contacts, Contacts::Wildcard);
-        if query {
-            // A REGISTER without Contact asks for the current bindings.
-            let b = self
-                .registrar
-                .lookup(now, &found.venue)
-                .map(|b| b.contact.clone());
-            let h: Vec<(&str, String)> = b
-                .map(|c| ("Contact", format!("<{c}>")))
-                .into_iter()
-                .collect();
-            let _ = self.core.respond(now, request, 200, &h);
-            return;
-        }
-        let contact_for_reply = contact.clone();
-        let outcome = self.registrar.register(
-            now,
-            RegisterRequest {
-                venue: found.venue.clone(),
-                contact,
-                expires: param_expires.or(p.expires),
-                source: p.peer,
-                transport,
-                call_id: p.call_id,
-                cseq: p.cseq,
-            },
-            self.cfg.min_register_expires,
-            self.cfg.max_register_expires,
-        );
-        self.registrar.expire(now);
-        self.stats
-            .registrations
-            .store(self.registrar.len() as u64, Ordering::Relaxed);
-        info!(venue = %found.venue, ?outcome, source = %p.peer, "REGISTER");
-        let headers: Vec<(&str, String)> = match (outcome, contact_for_reply) {
-            (RegisterOutcome::Bound(secs), Some(c)) => vec![
-                ("Contact", format!("<{c}>;expires={secs}")),
-                ("Expires", secs.to_string()),
-            ],
-            _ => Vec::new(),
-        };
-        let _ = self.core.respond(now, request, 200, &headers);
-    }
-
     fn dial(&mut self, now: Instant, number: String, venue: VenueId) {
         if self.stopping.is_some() {
             return;
@@ -954,146 +755,4 @@ impl Worker {
             let _ = cmd.send(Cmd::OutboundUp { call, result });
         });
     }
-}
-
-/// The meeting's answer to a dial-in: admission, SDP, leg.
-async fn admission(
-    h: &MeetingHandle,
-    venue: &VenueId,
-    offer: Option<Bytes>,
-    caps: &Capabilities,
-    session: u64,
-) -> Decision {
-    let reject = |status| Decision::Reject {
-        status,
-        retry_after: None,
-    };
-    if let Err(reason) = h.admit(venue).await {
-        info!(%venue, %reason, "dial-in refused by the meeting");
-        return reject(admit_status(&reason));
-    }
-    // An INVITE without SDP would need the ACK's answer before the leg exists: not supported.
-    let Some(offer) = offer else {
-        return reject(488);
-    };
-    let n = match negotiate(&offer, caps, session) {
-        Ok(n) => n,
-        Err(e) => {
-            info!(%venue, error = %e, "no acceptable media");
-            return reject(488);
-        }
-    };
-    let Ok(cfg) = leg_config(&n.media) else {
-        return reject(488);
-    };
-    match h.leg_up(venue, cfg).await {
-        Ok(leg) => Decision::Accept {
-            answer: Bytes::from(n.answer),
-            leg: Some(leg),
-            echo: None,
-            media: SocketAddr::new(caps.address, caps.audio_port),
-        },
-        Err(LegError::NotAdmitted(reason)) => reject(admit_status(&reason)),
-        Err(LegError::Gone) => reject(480),
-        Err(e) => {
-            warn!(%venue, error = %e, "the media engine refused the leg");
-            reject(500)
-        }
-    }
-}
-
-/// The test call's answer: an echo socket and SDP pointing at it.
-async fn echo_decision(
-    ip: IpAddr,
-    offer: Option<Bytes>,
-    caps_of: impl FnOnce(SocketAddr) -> Capabilities,
-    session: u64,
-) -> Decision {
-    let reject = |status| Decision::Reject {
-        status,
-        retry_after: None,
-    };
-    let Some(offer) = offer else {
-        return reject(488);
-    };
-    let echo = match crate::echo::spawn(ip).await {
-        Ok(e) => e,
-        Err(e) => {
-            warn!(error = %e, "cannot bind the test-call echo");
-            return reject(503);
-        }
-    };
-    let addr = echo.addr();
-    match negotiate(&offer, &caps_of(addr), session) {
-        Ok(n) => Decision::Accept {
-            answer: Bytes::from(n.answer),
-            leg: None,
-            echo: Some(echo),
-            media: addr,
-        },
-        Err(_) => reject(488),
-    }
-}
-
-/// A venue's configured contact URI → where to send the INVITE.
-async fn resolve(uri: Option<String>) -> Result<DialTarget, DialError> {
-    let uri = uri.ok_or(DialError::NoTarget)?;
-    let t = parse_target(&uri).ok_or_else(|| DialError::BadUri(uri.clone()))?;
-    let dest = match t.host.parse::<IpAddr>() {
-        Ok(ip) => SocketAddr::new(ip, t.port),
-        Err(_) => tokio::net::lookup_host((t.host.as_str(), t.port))
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| DialError::Unresolved(t.host.clone()))?,
-    };
-    Ok(DialTarget {
-        uri: t.uri,
-        dest,
-        transport: t.transport,
-    })
-}
-
-/// RFC 7616 §3.4.6 wants the digest `uri` to be the Request-URI. sipp 3.6 (and some endpoints)
-/// put the server's address without the user part there, so the same host and port are
-/// accepted: the response is computed over that `uri` anyway, and the nonce count refuses
-/// replays.
-fn digest_uri_matches(digest_uri: &str, request_uri: &str) -> bool {
-    if digest_uri == request_uri {
-        return true;
-    }
-    match (Uri::parse(digest_uri), Uri::parse(request_uri)) {
-        (Some(d), Some(r)) => {
-            d.is_sip()
-                && d.host().map(str::to_ascii_lowercase) == r.host().map(str::to_ascii_lowercase)
-                && d.port().unwrap_or(5060) == r.port().unwrap_or(5060)
-                && d.user().is_none_or(|u| Some(u) == r.user())
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::digest_uri_matches;
-
-    #[test]
-    fn digest_uri_must_name_the_request_target() {
-        assert!(digest_uri_matches(
-            "sip:8100@10.0.0.1:5060",
-            "sip:8100@10.0.0.1:5060"
-        ));
-        assert!(digest_uri_matches("sip:10.0.0.1", "sip:8100@10.0.0.1:5060"));
-        assert!(!digest_uri_matches(
-            "sip:8200@10.0.0.1",
-            "sip:8100@10.0.0.1"
-        ));
-        assert!(!digest_uri_matches("sip:10.0.0.2", "sip:8100@10.0.0.1"));
-        assert!(!digest_uri_matches("garbage", "sip:8100@10.0.0.1"));
-    }
-}
-
-/// Constant-time comparison (digest responses).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

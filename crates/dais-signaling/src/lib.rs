@@ -33,6 +33,8 @@
 //! that ends makes every one of its calls get a BYE, whatever dialer the meeting has.
 #![warn(missing_docs)]
 
+mod admission;
+mod auth;
 mod calls;
 pub mod config;
 pub mod directory;

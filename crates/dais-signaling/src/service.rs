@@ -289,9 +289,11 @@ async fn accept_loop(listener: TcpListener, cmd: mpsc::UnboundedSender<Cmd>) {
     }
 }
 
-/// One TCP connection: bytes in go to the core task, writes come from it.
+/// One TCP connection: bytes in go to the core task, writes come from it. Reading and writing
+/// run apart, so a peer that does not read its answers cannot stop us reading its requests
+/// (nor the reverse).
 pub(crate) async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     cmd: mpsc::UnboundedSender<Cmd>,
 ) {
@@ -299,10 +301,22 @@ pub(crate) async fn connection(
     if cmd.send(Cmd::TcpOpened { peer, writer }).is_err() {
         return;
     }
+    let (mut rd, mut wr) = stream.into_split();
+    let (closed_tx, mut closed) = oneshot::channel::<()>();
+    let write_task = tokio::spawn(async move {
+        while let Some(b) = writes.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+        // The core dropped the writer (framing lost) or the peer went away.
+        let _ = wr.shutdown().await;
+        let _ = closed_tx.send(());
+    });
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         tokio::select! {
-            r = tokio::time::timeout(TCP_IDLE, stream.read(&mut buf)) => match r {
+            r = tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)) => match r {
                 Ok(Ok(n)) if n > 0 => {
                     let bytes = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
                     if cmd.send(Cmd::TcpData { peer, bytes }).is_err() {
@@ -311,18 +325,12 @@ pub(crate) async fn connection(
                 }
                 _ => break,
             },
-            w = writes.recv() => match w {
-                Some(b) => {
-                    if stream.write_all(&b).await.is_err() {
-                        break;
-                    }
-                }
-                None => break,
-            },
+            _ = &mut closed => break,
         }
     }
-    let _ = stream.shutdown().await;
     let _ = cmd.send(Cmd::TcpClosed { peer });
+    // Once TcpClosed is handled the writer is dropped and the write task ends by itself.
+    drop(write_task);
 }
 
 /// The task that owns the core and every call's state.
@@ -394,6 +402,7 @@ impl Worker {
     }
 
     fn on_bytes(&mut self, transport: Transport, from: SocketAddr, data: &[u8]) {
+        tracing::trace!(?transport, %from, len = data.len(), "sip bytes");
         let now = Instant::now();
         if !self.limiter.allow(now, from.ip()) {
             let n = self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
