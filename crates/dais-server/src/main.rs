@@ -57,6 +57,15 @@ async fn main() -> ExitCode {
     let meetings = Meetings::new(app.config().sip.ip(), app.config().rtp_ports);
     app.add_router(meetings.router());
     app.set_meeting_control(meetings.clone());
+    // SIP after the registry (its directory looks meetings up there); its shutdown step runs
+    // after the meetings have ended and BYEd their legs.
+    let _sip_dialer = match dais_server::sip::start(&mut app, meetings.clone()).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the SIP service");
+            return ExitCode::from(1);
+        }
+    };
     app.registry_mut().register_collector(Box::new(
         dais_server::media_metrics::MediaCollector::new(meetings.clone()),
     ));
