@@ -1,0 +1,76 @@
+//! Benchmark, not a test (ignored): sipp dial-in set-up rate with digest auth, zero failures.
+//!
+//! `BENCH_RATE=200 BENCH_CALLS=2000 cargo test --release -p dais-signaling --test sipp_bench -- --ignored --nocapture`
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use dais_conference::RedialPolicy;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_dial_in_rate() {
+    let rate: u32 = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let calls: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let dir = Arc::new(TestDir::default());
+    let users: Vec<(String, String)> = (0..calls)
+        .map(|i| (format!("b{i:05}"), format!("pw{i}")))
+        .collect();
+    for (u, p) in &users {
+        dir.add_venue(u, p);
+    }
+    let svc = start_service(&dir).await;
+    let names: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
+    let h = start_meeting(
+        &dir,
+        "8500",
+        "hq",
+        &names,
+        svc.dialer(),
+        RedialPolicy::default(),
+    )
+    .await;
+    let d = sipp_dir(&users);
+    let started = std::time::Instant::now();
+    let run = sipp(
+        d.path(),
+        vec![
+            "-sf".into(),
+            scenario("uac_auth_bench.xml").display().to_string(),
+            "-inf".into(),
+            "users.csv".into(),
+            "-s".into(),
+            "8500".into(),
+            "-m".into(),
+            calls.to_string(),
+            "-r".into(),
+            rate.to_string(),
+            "-l".into(),
+            "2000".into(),
+            "-p".into(),
+            free_port().to_string(),
+            "-mp".into(),
+            free_port().to_string(),
+            svc.local_addr().to_string(),
+        ],
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    let ok = stat(&run, "SuccessfulCall(C)").unwrap_or(0);
+    let failed = stat(&run, "FailedCall(C)").unwrap_or(0);
+    println!(
+        "BENCH rate={rate}/s calls={calls} successful={ok} failed={failed} wall={secs:.1}s achieved={:.0} calls/s exit={:?}",
+        ok as f64 / secs,
+        run.status.code()
+    );
+    svc.shutdown().await;
+    h.shutdown().await;
+}
