@@ -71,7 +71,8 @@ pub enum Violation {
     TimestampBack,
     /// The first packet of a new venue was not the start of a keyframe.
     BeforeKeyframe,
-    /// The outgoing video SSRC changed mid-call.
+    /// The video SSRC changed mid-call (the receiver moved to another feed). Reported, but
+    /// not a continuity violation: it starts a new stream (which must start on a keyframe).
     SsrcChanged,
 }
 
@@ -171,12 +172,17 @@ impl ReceiverTracker {
         }
         let probe = Probe::parse(h.payload(buf));
         let new_venue = probe.is_some_and(|p| self.showing != Some(p.venue));
+        let mut new_stream = false;
         let delta = match &mut self.video {
             Some(s) if s.ssrc == h.ssrc.0 => Some(s.on_seq(h.sequence)),
             Some(s) => {
+                // The engine gives each feed (broadcast, broadcaster's view, chair view) its own
+                // SSRC: moving between feeds is a new stream, whose numbering starts afresh.
                 self.violations.push((at_ns, Violation::SsrcChanged));
                 self.closed_lost += s.lost();
                 *s = StreamCount::new(h.ssrc.0, h.sequence);
+                self.last_video_ts = None;
+                new_stream = true;
                 None
             }
             None => {
@@ -194,17 +200,17 @@ impl ReceiverTracker {
             return Seen::Other;
         };
         self.probed += 1;
+        let on_keyframe = p.keyframe && p.index == 0;
+        if (new_venue || new_stream) && !on_keyframe && self.showing.is_some() {
+            // A decoder cannot start a new stream or a new picture mid-GOP.
+            self.violations.push((at_ns, Violation::BeforeKeyframe));
+        }
         if new_venue {
-            let on_keyframe = p.keyframe && p.index == 0;
             // The very first picture of a call has nothing to be continuous with.
-            if self.showing.is_some() {
-                if delta.is_some_and(|d| d != 1) {
-                    self.violations.push((at_ns, Violation::SeqGapAtSwitch));
-                }
-                if !on_keyframe {
-                    self.violations.push((at_ns, Violation::BeforeKeyframe));
-                }
-            } else if !on_keyframe {
+            if self.showing.is_some() && delta.is_some_and(|d| d != 1) {
+                self.violations.push((at_ns, Violation::SeqGapAtSwitch));
+            }
+            if self.showing.is_none() && !on_keyframe {
                 self.violations.push((at_ns, Violation::BeforeKeyframe));
             }
             self.showing = Some(p.venue);

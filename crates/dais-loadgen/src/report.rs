@@ -104,7 +104,8 @@ pub struct Report {
     pub switch_keyframe_wait_share: Option<f64>,
     /// Chair commands the API refused.
     pub command_errors: u64,
-    /// Sum of the four kinds below (measured window).
+    /// Sequence gaps at a switch + timestamps back + packets before the keyframe (measured
+    /// window).
     pub continuity_violations: u64,
     /// Sequence gap where the picture changed venue.
     pub seq_gaps_at_switch: u64,
@@ -112,8 +113,11 @@ pub struct Report {
     pub timestamps_back: u64,
     /// A new venue's first packet was not the start of a keyframe.
     pub before_keyframe: u64,
-    /// The outgoing video SSRC changed mid-call.
+    /// Times a receiver's video SSRC changed (it moved to another feed; not counted as a
+    /// continuity violation, but the new stream must start on a keyframe).
     pub ssrc_changes: u64,
+    /// Times a venue was shown its own picture (measured window).
+    pub self_views: u64,
     /// RTCP PLI/FIR received by the venues.
     pub keyframe_requests: u64,
     /// Venues dropped (BYE) to exercise redial.
@@ -203,12 +207,13 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "continuity violations {} (seq gap at switch {}, ts back {}, before keyframe {}, ssrc change {})",
+            "continuity violations {} (seq gap at switch {}, ts back {}, before keyframe {})  feed/SSRC changes {}  self-views {}",
             self.continuity_violations,
             self.seq_gaps_at_switch,
             self.timestamps_back,
             self.before_keyframe,
-            self.ssrc_changes
+            self.ssrc_changes,
+            self.self_views
         );
         let _ = writeln!(
             s,

@@ -218,6 +218,7 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
                 let cmd = json!({"command": "broadcast", "venue": names[v]});
                 match api.command(&opts.meeting, &cmd) {
                     Ok(()) => {
+                        tracing::debug!(at_ms = at_ns / 1_000_000, venue = v + 1, "broadcast");
                         commands.push(SwitchCommand {
                             at_ns,
                             venue: v as u32 + 1,
@@ -324,11 +325,12 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         .collect();
     let switches = judge_switches(&commands, &transitions, end_ns, expected);
     let mut violations = [0u64; 4];
-    for t in &recv.trackers {
+    for (r, t) in recv.trackers.iter().enumerate() {
         for (at, v) in &t.violations {
             if *at < start_ns {
                 continue;
             }
+            tracing::debug!(receiver = r + 1, at_ms = at / 1_000_000, ?v, transitions = ?t.transitions.iter().map(|x| (x.at_ns / 1_000_000, x.venue)).collect::<Vec<_>>(), "continuity violation");
             let k = match v {
                 Violation::SeqGapAtSwitch => 0,
                 Violation::TimestampBack => 1,
@@ -338,6 +340,18 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
             violations[k] += 1;
         }
     }
+    // A venue shown its own picture (the engine's old broadcaster, for instance).
+    let self_views: u64 = recv
+        .trackers
+        .iter()
+        .enumerate()
+        .map(|(r, t)| {
+            t.transitions
+                .iter()
+                .filter(|x| x.venue == r as u32 + 1 && x.at_ns >= start_ns)
+                .count() as u64
+        })
+        .sum();
     let lost: Vec<u64> = recv.trackers.iter().map(|t| t.lost()).collect();
     let received: u64 = recv.trackers.iter().map(|t| t.received).sum();
     let mut setup = sipr.setup_ms.clone();
@@ -396,7 +410,8 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
             None
         },
         command_errors,
-        continuity_violations: violations.iter().sum(),
+        continuity_violations: violations[..3].iter().sum(),
+        self_views,
         seq_gaps_at_switch: violations[0],
         timestamps_back: violations[1],
         before_keyframe: violations[2],
