@@ -338,8 +338,13 @@ impl Engine {
         };
         match urgency {
             Urgency::Switch => {
-                // Two feeds switching to the same venue at once need one request, not two.
-                if src.last_request_at.is_some_and(|t| now < t + retry / 2) {
+                // Two feeds switching to the same venue at once need one request, not two; but
+                // a request already answered (a keyframe came after it) cannot serve this
+                // switch, which would otherwise wait a whole retry interval.
+                if src
+                    .last_request_at
+                    .is_some_and(|t| now < t + retry / 2 && src.keyframe_ref_at < t)
+                {
                     return;
                 }
             }
