@@ -11,6 +11,7 @@ use dais_conference::RedialPolicy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
+#[allow(clippy::print_stdout)] // a benchmark reports its figure
 async fn bench_dial_in_rate() {
     let rate: u32 = std::env::var("BENCH_RATE")
         .ok()
@@ -66,7 +67,6 @@ async fn bench_dial_in_rate() {
     let secs = started.elapsed().as_secs_f64();
     let ok = stat(&run, "SuccessfulCall(C)").unwrap_or(0);
     let failed = stat(&run, "FailedCall(C)").unwrap_or(0);
-    #[allow(clippy::print_stdout)] // a benchmark reports its figure
     println!(
         "BENCH rate={rate}/s calls={calls} successful={ok} failed={failed} wall={secs:.1}s achieved={:.0} calls/s exit={:?}",
         ok as f64 / secs,
