@@ -59,13 +59,14 @@ async fn main() -> ExitCode {
     app.set_meeting_control(meetings.clone());
     // SIP after the registry (its directory looks meetings up there); its shutdown step runs
     // after the meetings have ended and BYEd their legs.
-    let _sip_dialer = match dais_server::sip::start(&mut app, meetings.clone()).await {
-        Ok(d) => d,
+    match dais_server::sip::start(&mut app, meetings.clone()).await {
+        // Meetings started through the API dial their venues out over SIP.
+        Ok(dialer) => meetings.set_dialer(dialer),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the SIP service");
             return ExitCode::from(1);
         }
-    };
+    }
     app.registry_mut().register_collector(Box::new(
         dais_server::media_metrics::MediaCollector::new(meetings.clone()),
     ));
