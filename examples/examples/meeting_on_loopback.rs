@@ -28,7 +28,11 @@ async fn main() {
         .map(|(i, id)| Venue {
             id: id.clone(),
             name: names[i].to_string(),
-            kind: if i == 0 { VenueKind::Main } else { VenueKind::Branch },
+            kind: if i == 0 {
+                VenueKind::Main
+            } else {
+                VenueKind::Branch
+            },
             parent: (i > 0).then(|| ids[0].clone()),
         })
         .collect();
@@ -51,7 +55,9 @@ async fn main() {
         .unwrap();
     dialer.attach(m.clone());
     let chair = Actor::new("li", Role::ChairOperator);
-    m.command(chair.clone(), ChairCommand::GoLive).await.unwrap();
+    m.command(chair.clone(), ChairCommand::GoLive)
+        .await
+        .unwrap();
     for id in &ids {
         m.command(chair.clone(), ChairCommand::Dial { venue: id.clone() })
             .await
@@ -73,14 +79,24 @@ async fn main() {
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
     show("after joining:");
-    m.command(chair.clone(), ChairCommand::Broadcast { venue: ids[1].clone() })
-        .await
-        .unwrap();
+    m.command(
+        chair.clone(),
+        ChairCommand::Broadcast {
+            venue: ids[1].clone(),
+        },
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     show("broadcast jinan:");
-    m.command(chair.clone(), ChairCommand::View { venue: ids[2].clone() })
-        .await
-        .unwrap();
+    m.command(
+        chair.clone(),
+        ChairCommand::View {
+            venue: ids[2].clone(),
+        },
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     show("chair views qingdao:");
     m.command(chair, ChairCommand::EndMeeting).await.unwrap();

@@ -32,9 +32,15 @@ fn main() {
         send,
         recv,
     };
-    engine.add_leg(t0, LegId(1), leg(40_000, true, false)).unwrap();
-    engine.add_leg(t0, LegId(2), leg(40_002, true, false)).unwrap();
-    engine.add_leg(t0, LegId(9), leg(40_100, false, true)).unwrap();
+    engine
+        .add_leg(t0, LegId(1), leg(40_000, true, false))
+        .unwrap();
+    engine
+        .add_leg(t0, LegId(2), leg(40_002, true, false))
+        .unwrap();
+    engine
+        .add_leg(t0, LegId(9), leg(40_100, false, true))
+        .unwrap();
     let feed = engine.create_feed(MediaKind::Video);
     engine.subscribe(t0, LegId(9), feed).unwrap();
     engine.switch(t0, feed, Some(LegId(1))).unwrap();
