@@ -256,6 +256,8 @@ pub struct SwitchReport {
     pub incomplete: u64,
     /// (command, receiver) pairs that never landed.
     pub missed_receivers: u64,
+    /// Which: (index of the command, receiver venue number).
+    pub missed: Vec<(usize, u32)>,
 }
 
 /// Judges every switch: for each command and each receiver `expected(cmd, receiver)` says
@@ -278,9 +280,19 @@ pub fn judge_switches(
             if me == cmd.venue || !expected(cmd, me) {
                 continue;
             }
+            // Already showing it (the old broadcaster watched the main venue, which is now
+            // broadcast): nothing to switch, nothing to time.
+            let showing = transitions
+                .iter()
+                .rev()
+                .find(|t| t.at_ns < cmd.at_ns)
+                .map(|t| t.venue);
             let hit = transitions
                 .iter()
                 .find(|t| t.venue == cmd.venue && t.at_ns >= cmd.at_ns && t.at_ns < until);
+            if hit.is_none() && showing == Some(cmd.venue) {
+                continue;
+            }
             match hit {
                 Some(t) => out.samples.push(SwitchSample {
                     total_ns: t.at_ns - cmd.at_ns,
@@ -292,6 +304,7 @@ pub fn judge_switches(
                 None => {
                     all = false;
                     out.missed_receivers += 1;
+                    out.missed.push((i, me));
                 }
             }
         }
@@ -427,6 +440,13 @@ mod tests {
                 total_ns: 500,
                 waiting_for_key_ns: 200
             }
+        );
+        // A receiver already showing the venue has nothing to switch.
+        let r4_shown = vec![tr(0, 2, 0), tr(5800, 3, 5300)];
+        let rep = judge_switches(&cmds, &[&r1, &r2, &r3, &r4_shown], 9000, |_, _| true);
+        assert_eq!(
+            (rep.completed, rep.incomplete, rep.samples.len()),
+            (2, 0, 5)
         );
         let rep = judge_switches(&cmds, &[&r1, &r2, &r3, &r4], 9000, |c, r| {
             !(c.venue == 2 && r == 4)

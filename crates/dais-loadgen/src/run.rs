@@ -324,6 +324,16 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         .map(|t| t.transitions.as_slice())
         .collect();
     let switches = judge_switches(&commands, &transitions, end_ns, expected);
+    for &(k, me) in &switches.missed {
+        tracing::debug!(
+            command = ?commands.get(k),
+            receiver = me,
+            transitions = ?transitions
+                .get(me as usize - 1)
+                .map(|t| t.iter().map(|x| (x.at_ns / 1_000_000, x.venue)).collect::<Vec<_>>()),
+            "switch not seen"
+        );
+    }
     let mut violations = [0u64; 4];
     for (r, t) in recv.trackers.iter().enumerate() {
         for (at, v) in &t.violations {
