@@ -31,6 +31,8 @@ pub struct SimStats {
     pub watching: AtomicU32,
     /// Keyframe requests (RTCP PLI/FIR) received.
     pub keyframe_requests: AtomicU64,
+    /// Video packets of its own picture received back (a venue must never see itself).
+    pub self_views: AtomicU64,
 }
 
 struct Running {
@@ -259,6 +261,9 @@ pub async fn run_venue(
                             && let Some(p) = Probe::parse(h.payload(data))
                         {
                             stats.watching.store(p.venue, Ordering::Relaxed);
+                            if p.venue == venue_no {
+                                stats.self_views.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                     _ => {}

@@ -364,6 +364,8 @@ pub async fn start(
         venue_of: HashMap::new(),
         watching: HashMap::new(),
         shown: HashMap::new(),
+        on_air: HashMap::new(),
+        deferred: HashMap::new(),
         mic_closed: Default::default(),
         audio_blocked: Default::default(),
         next_leg: 1,
@@ -449,6 +451,13 @@ struct Controller {
     watching: HashMap<VenueId, FeedRole>,
     /// What each feed role shows.
     shown: HashMap<FeedRole, Option<VenueId>>,
+    /// What each feed role's video shows on the wire now: `shown` is what the policy asked
+    /// for, this lags it until the engine cuts over on the new source's keyframe.
+    on_air: HashMap<FeedRole, Option<VenueId>>,
+    /// Venues that must watch a feed still showing their own picture: they move when the feed
+    /// cuts over, so a venue never sees itself (e.g. the old broadcaster going back to the
+    /// broadcast picture before the new broadcaster's keyframe).
+    deferred: HashMap<FeedRole, Vec<VenueId>>,
     mic_closed: std::collections::HashSet<VenueId>,
     audio_blocked: std::collections::HashSet<VenueId>,
     next_leg: u32,
@@ -577,7 +586,11 @@ impl Controller {
         Ok(leg)
     }
 
-    async fn apply(&mut self, actions: Vec<Action>) {
+    async fn apply(&mut self, mut actions: Vec<Action>) {
+        // Pictures first, then who watches them: a venue told to watch a feed that is about to
+        // stop showing it must see that the feed is switching away (see `subscribe`). The sort
+        // is stable, so each group keeps the policy's order.
+        actions.sort_by_key(|a| !matches!(a, Action::Show { .. }));
         for action in actions {
             match action {
                 Action::Show { feed, venue } => self.show(feed, venue).await,
@@ -666,6 +679,10 @@ impl Controller {
         if let Err(e) = self.media.switch(pair.video, leg).await {
             warn!(meeting = %self.number, error = %e, "video switch refused");
         }
+        if leg.is_none() {
+            // Switching to nothing takes effect at once.
+            self.went_on_air(role, None).await;
+        }
         let audio_leg = venue.as_ref().and_then(|v| self.feed_audio_leg(v));
         if let Err(e) = self.media.switch(pair.audio, audio_leg).await {
             warn!(meeting = %self.number, error = %e, "audio switch refused");
@@ -688,10 +705,44 @@ impl Controller {
         }
     }
 
+    /// The engine now shows `venue` on `role`'s video: venues waiting to watch it move now.
+    async fn went_on_air(&mut self, role: FeedRole, venue: Option<VenueId>) {
+        self.on_air.insert(role, venue);
+        let waiting = self.deferred.remove(&role).unwrap_or_default();
+        for v in waiting {
+            if self
+                .watching
+                .get(&v)
+                .copied()
+                .unwrap_or(FeedRole::Broadcast)
+                == role
+            {
+                self.subscribe(&v, role).await;
+            }
+        }
+    }
+
     async fn subscribe(&mut self, venue: &VenueId, role: FeedRole) {
         let Some(leg) = self.legs.get(venue).copied() else {
             return;
         };
+        for list in self.deferred.values_mut() {
+            list.retain(|v| v != venue);
+        }
+        let self_view = self.on_air.get(&role).and_then(Option::as_ref) == Some(venue);
+        if self_view {
+            // Watch nothing (receivers' decoders hold the last picture) until the feed cuts
+            // over: keeping the old feed is no answer, since it may be the one switching to
+            // this venue (the broadcaster's view and the broadcast swap sources together).
+            self.deferred.entry(role).or_default().push(venue.clone());
+            for pair in self.feeds.values() {
+                let _ = self.media.unsubscribe(leg, pair.video).await;
+                if !self.mixed.contains(&leg) {
+                    let _ = self.media.unsubscribe(leg, pair.audio).await;
+                }
+            }
+            return;
+        }
         for (r, pair) in &self.feeds {
             if *r != role {
                 let _ = self.media.unsubscribe(leg, pair.video).await;
@@ -729,10 +780,17 @@ impl Controller {
                 {
                     let _ = self.events.send(MeetingEvent::SwitchCompleted {
                         feed: role,
-                        venue,
+                        venue: venue.clone(),
                         latency_ms: latency.as_secs_f64() * 1e3,
                         forced,
                     });
+                    self.went_on_air(role, Some(venue)).await;
+                }
+            }
+            MediaEvent::FeedIdle { feed, .. } => {
+                // Its source left: it shows nothing now.
+                if let Some(role) = role_of(&self.feeds, feed) {
+                    self.went_on_air(role, None).await;
                 }
             }
             MediaEvent::SourceNoMedia { leg, kind } => {

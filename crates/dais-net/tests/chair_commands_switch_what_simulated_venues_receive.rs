@@ -283,3 +283,48 @@ async fn an_auditor_cannot_switch_and_nothing_changes() {
     w.meeting.shutdown().await;
     eventually("shutdown hangs every venue up", || w.dialer.active() == 0).await;
 }
+
+/// The old broadcaster goes back to the broadcast picture, which still shows it until the new
+/// broadcaster's keyframe arrives: it must wait for the cut-over rather than see itself
+/// (found by the load generator's `self_views` count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
+    let w = World::start().await;
+    for _ in 0..500 {
+        if all_connected(&w.meeting, w.venues.len()).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(all_connected(&w.meeting, w.venues.len()).await);
+    let order = [
+        "jinan", "qingdao", "jinan", "licheng", "province", "qingdao", "jinan",
+    ];
+    for (i, v) in order.iter().cycle().take(21).enumerate() {
+        w.meeting
+            .command(w.chair.clone(), ChairCommand::Broadcast { venue: id(v) })
+            .await
+            .unwrap();
+        // Some changes land before the previous one completed, most after.
+        let pause = if i % 3 == 0 { 20 } else { 150 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    let last = w.no(order[20 % order.len()]);
+    eventually("the last broadcast reached the county", || {
+        w.watching("licheng") == last || order[20 % order.len()] == "licheng"
+    })
+    .await;
+    for v in &w.venues {
+        let stats = w.dialer.stats(v).unwrap();
+        assert!(
+            stats.received.load(Ordering::Relaxed) > 0,
+            "{v} received media"
+        );
+        assert_eq!(
+            stats.self_views.load(Ordering::Relaxed),
+            0,
+            "{v} was shown its own picture"
+        );
+    }
+    w.meeting.shutdown().await;
+}
