@@ -184,6 +184,10 @@ impl SipService {
         let udp = UdpSocket::bind(cfg.bind)
             .await
             .map_err(|e| bind_err("udp", cfg.bind, e))?;
+        // A burst of requests (a registration storm after a power cut, a scanner) must queue,
+        // not overflow the kernel's default ~200 KB (about 90 small datagrams); best effort:
+        // the kernel caps it at net.core.rmem_max.
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(4 << 20);
         let local = udp.local_addr().map_err(|e| bind_err("udp", cfg.bind, e))?;
         let listener = TcpListener::bind(local)
             .await

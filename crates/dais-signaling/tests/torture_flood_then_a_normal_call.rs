@@ -31,17 +31,22 @@ async fn options_answered(target: std::net::SocketAddr) -> bool {
         local.port(),
         local.port()
     );
-    s.send_to(msg.as_bytes(), target).await.unwrap();
     let mut buf = [0u8; 4096];
-    // A hang guard, not a timing assertion.
-    match tokio::time::timeout(Duration::from_secs(10), s.recv_from(&mut buf)).await {
-        Ok(Ok((n, _))) => buf[..n].starts_with(b"SIP/2.0 200"),
-        _ => false,
+    // Like any UAC over UDP (RFC 3261 timer E), retransmit: right after a flood the server's
+    // socket buffer may still be full and drop a datagram. A hang guard, not a timing
+    // assertion: 20 tries over 10 s.
+    for _ in 0..20 {
+        s.send_to(msg.as_bytes(), target).await.unwrap();
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(500), s.recv_from(&mut buf)).await
+        {
+            return buf[..n].starts_with(b"SIP/2.0 200");
+        }
     }
+    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: after the corpus is also sent over TCP the service stops answering (UDP only passes); see docs/notes/dais-signaling.md"]
 async fn torture_corpus_flood_then_a_normal_sipp_call_completes() {
     init_tracing();
     let dir = Arc::new(TestDir::default());
