@@ -148,3 +148,19 @@ pub struct LegStats {
     /// Keyframe requests sent to this leg.
     pub keyframe_requests: u64,
 }
+
+/// Reception quality of one leg's uplink of one kind (RFC 3550 A.3 and A.8), for operators.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SourceQuality {
+    /// Cumulative packets lost (negative when duplicates outnumber losses).
+    pub lost: i64,
+    /// Packets expected from the extended sequence numbers.
+    pub expected: u64,
+    /// Interarrival jitter, in milliseconds.
+    pub jitter_ms: f64,
+    /// Receive bitrate over the statistics window, bits per second.
+    pub bitrate: u64,
+    /// Packets per second over the window.
+    pub packet_rate: f64,
+}

@@ -66,7 +66,7 @@ mod types;
 
 pub use engine::{Engine, FeedInfo};
 pub use error::{DropCounts, DropReason, MediaError};
-pub use events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
+pub use events::{EngineStats, KeyframeVia, LegStats, MediaEvent, SourceQuality};
 pub use routed::{DestGroup, Forward, Forwards, LocalSocket, Routed, Transmit, apply};
 pub use switching::Rewrite;
 pub use types::{

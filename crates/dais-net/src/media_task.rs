@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use dais_audio::{Mixer, MixerConfig, MixerError, MixerStats};
 use dais_media::{
     AudioRoute, Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket,
-    MediaError, MediaEvent, MediaKind, Routed,
+    MediaError, MediaEvent, MediaKind, Routed, SourceQuality,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -120,6 +120,8 @@ pub struct Snapshot {
     pub engine: EngineStats,
     /// Per leg.
     pub legs: Vec<(LegId, LegStats)>,
+    /// Per leg: reception quality of its video and audio uplinks (`None` before any packet).
+    pub quality: Vec<(LegId, Option<SourceQuality>, Option<SourceQuality>)>,
 }
 
 /// Errors of the handle: the task is gone, or the engine refused.
@@ -548,9 +550,22 @@ impl MediaTask {
                     .copied()
                     .filter_map(|leg| self.engine.leg_stats(leg).map(|s| (leg, *s)))
                     .collect();
+                let now = Instant::now();
+                let quality = self
+                    .legs
+                    .iter()
+                    .map(|&leg| {
+                        (
+                            leg,
+                            self.engine.source_quality(now, leg, MediaKind::Video),
+                            self.engine.source_quality(now, leg, MediaKind::Audio),
+                        )
+                    })
+                    .collect();
                 let _ = reply.send(Snapshot {
                     engine: *self.engine.stats(),
                     legs,
+                    quality,
                 });
             }
             Command::Shutdown(_) => {}

@@ -328,3 +328,37 @@ async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
     }
     w.meeting.shutdown().await;
 }
+
+/// Every few seconds the meeting publishes each venue's uplink quality (bitrate, loss, jitter,
+/// frozen picture): what the console's quality column shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_stats_events_report_every_venues_uplink() {
+    let w = World::start().await;
+    let mut events = w.meeting.subscribe();
+    let mut reported = None;
+    // Bounded: at most 20 events of any kind per second for 10 s.
+    for _ in 0..200 {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Ok(MeetingEvent::MediaStats { venues }))
+                if venues.len() == w.venues.len() && venues.iter().all(|v| v.video_kbps > 0) =>
+            {
+                reported = Some(venues);
+                break;
+            }
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    let venues = reported.expect("a media_stats event with all four venues sending");
+    for v in &venues {
+        // Synthetic venues send ~2.4 Mbit/s of video and 64 kbit/s of G.711 on loopback.
+        assert!(v.video_kbps > 500, "{v:?}");
+        assert!(v.audio_kbps > 30, "{v:?}");
+        assert_eq!(v.lost, 0, "{v:?}");
+        assert!(!v.frozen, "{v:?}");
+    }
+    let json = serde_json::to_value(MeetingEvent::MediaStats { venues }).unwrap();
+    assert_eq!(json["type"], "media_stats");
+    assert!(json["venues"][0]["jitter_ms"].is_number());
+    w.meeting.shutdown().await;
+}

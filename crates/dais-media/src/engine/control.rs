@@ -7,7 +7,7 @@ use dais_rtp::{Ssrc, set_payload_type};
 
 use super::{Engine, Health, MediaKind, Urgency};
 use crate::error::DropReason;
-use crate::events::{EngineStats, LegStats, MediaEvent};
+use crate::events::{EngineStats, LegStats, MediaEvent, SourceQuality};
 use crate::routed::{LocalSocket, Transmit};
 use crate::rtcp;
 use crate::switching::{FeedState, Gate};
@@ -310,6 +310,30 @@ impl Engine {
     /// One leg's counters.
     pub fn leg_stats(&self, leg: LegId) -> Option<&LegStats> {
         self.legs.get(&leg).map(|l| &l.stats)
+    }
+
+    /// Reception quality of a leg's `kind` uplink, once it has sent (`None` before).
+    pub fn source_quality(
+        &self,
+        now: Instant,
+        leg: LegId,
+        kind: MediaKind,
+    ) -> Option<SourceQuality> {
+        let recv = self
+            .legs
+            .get(&leg)?
+            .sources
+            .get(kind.index())?
+            .as_ref()?
+            .recv
+            .as_ref()?;
+        Some(SourceQuality {
+            lost: i64::from(recv.cumulative_lost()),
+            expected: u64::from(recv.expected()),
+            jitter_ms: recv.jitter_duration().as_secs_f64() * 1e3,
+            bitrate: recv.bitrate(now),
+            packet_rate: recv.packet_rate(now),
+        })
     }
 
     /// The SSRC a leg's source of `kind` uses, once learned.
