@@ -623,7 +623,7 @@ impl MediaTask {
                 for group in fw.groups {
                     group.apply(buf);
                     let dests = group.destinations();
-                    match self.fanout.send(&self.rtp, buf, dests) {
+                    match self.fanout.send_except(&self.rtp, buf, dests, Some(from)) {
                         Ok(n) => {
                             sent += n as u64;
                             dropped += (dests.len() - n) as u64;

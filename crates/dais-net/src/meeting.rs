@@ -389,8 +389,6 @@ pub async fn start(
         venue_of: HashMap::new(),
         watching: HashMap::new(),
         shown: HashMap::new(),
-        on_air: HashMap::new(),
-        deferred: HashMap::new(),
         mic_closed: Default::default(),
         audio_blocked: Default::default(),
         next_leg: 1,
@@ -479,14 +477,6 @@ struct Controller {
     watching: HashMap<VenueId, FeedRole>,
     /// What each feed role shows.
     shown: HashMap<FeedRole, Option<VenueId>>,
-    /// The venues each feed role's video may be showing on the wire now: the confirmed source
-    /// and any target a later switch replaced (its cut-over may be on its way to us). `shown`
-    /// is what the policy asked for; this lags it until the engine confirms the cut-over.
-    on_air: HashMap<FeedRole, Vec<VenueId>>,
-    /// Venues that must watch a feed still showing their own picture: they move when the feed
-    /// cuts over, so a venue never sees itself (e.g. the old broadcaster going back to the
-    /// broadcast picture before the new broadcaster's keyframe).
-    deferred: HashMap<FeedRole, Vec<VenueId>>,
     mic_closed: std::collections::HashSet<VenueId>,
     audio_blocked: std::collections::HashSet<VenueId>,
     next_leg: u32,
@@ -694,12 +684,7 @@ impl Controller {
     }
 
     async fn show(&mut self, role: FeedRole, venue: Option<VenueId>) {
-        if let Some(Some(previous)) = self.shown.insert(role, venue.clone()) {
-            let on_air = self.on_air.entry(role).or_default();
-            if !on_air.contains(&previous) {
-                on_air.push(previous);
-            }
-        }
+        self.shown.insert(role, venue.clone());
         let Some(pair) = self.feeds.get(&role).copied() else {
             return;
         };
@@ -713,11 +698,6 @@ impl Controller {
         }
         if let Err(e) = self.media.switch(pair.video, leg).await {
             warn!(meeting = %self.number, error = %e, "video switch refused");
-        }
-        if leg.is_none() {
-            // Switching to nothing takes effect at once.
-            self.on_air.insert(role, Vec::new());
-            self.release_deferred(role).await;
         }
         let audio_leg = venue.as_ref().and_then(|v| self.feed_audio_leg(v));
         if let Err(e) = self.media.switch(pair.audio, audio_leg).await {
@@ -741,57 +721,10 @@ impl Controller {
         }
     }
 
-    /// The engine cut `role`'s video over to `venue`.
-    async fn cut_over(&mut self, role: FeedRole, venue: VenueId) {
-        let target = self.shown.get(&role).cloned().flatten();
-        let on_air = self.on_air.entry(role).or_default();
-        if target.as_ref() == Some(&venue) {
-            // The last switch asked for landed: nothing else can be on the wire any more.
-            *on_air = vec![venue];
-        } else if !on_air.contains(&venue) {
-            on_air.push(venue);
-        }
-        self.release_deferred(role).await;
-    }
-
-    /// Venues waiting to watch `role` move when it can no longer be showing them.
-    async fn release_deferred(&mut self, role: FeedRole) {
-        let waiting = self.deferred.remove(&role).unwrap_or_default();
-        for v in waiting {
-            if self
-                .watching
-                .get(&v)
-                .copied()
-                .unwrap_or(FeedRole::Broadcast)
-                == role
-            {
-                // Deferred again inside if it may still be on the wire.
-                self.subscribe(&v, role).await;
-            }
-        }
-    }
-
     async fn subscribe(&mut self, venue: &VenueId, role: FeedRole) {
         let Some(leg) = self.legs.get(venue).copied() else {
             return;
         };
-        for list in self.deferred.values_mut() {
-            list.retain(|v| v != venue);
-        }
-        let self_view = self.on_air.get(&role).is_some_and(|v| v.contains(venue));
-        if self_view {
-            // Watch nothing (receivers' decoders hold the last picture) until the feed cuts
-            // over: keeping the old feed is no answer, since it may be the one switching to
-            // this venue (the broadcaster's view and the broadcast swap sources together).
-            self.deferred.entry(role).or_default().push(venue.clone());
-            for pair in self.feeds.values() {
-                let _ = self.media.unsubscribe(leg, pair.video).await;
-                if !self.mixed.contains(&leg) {
-                    let _ = self.media.unsubscribe(leg, pair.audio).await;
-                }
-            }
-            return;
-        }
         for (r, pair) in &self.feeds {
             if *r != role {
                 let _ = self.media.unsubscribe(leg, pair.video).await;
@@ -829,20 +762,10 @@ impl Controller {
                 {
                     let _ = self.events.send(MeetingEvent::SwitchCompleted {
                         feed: role,
-                        venue: venue.clone(),
+                        venue,
                         latency_ms: latency.as_secs_f64() * 1e3,
                         forced,
                     });
-                    self.cut_over(role, venue).await;
-                }
-            }
-            MediaEvent::FeedIdle { feed, .. } => {
-                // Its source left: it shows nothing now.
-                if let Some(role) = role_of(&self.feeds, feed) {
-                    {
-                        self.on_air.insert(role, Vec::new());
-                        self.release_deferred(role).await;
-                    }
                 }
             }
             MediaEvent::SourceNoMedia { leg, kind } => {

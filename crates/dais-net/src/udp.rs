@@ -144,18 +144,60 @@ impl FanOut {
         datagram: &[u8],
         dests: &[SocketAddr],
     ) -> io::Result<usize> {
+        self.send_except(socket, datagram, dests, None)
+    }
+
+    /// As [`FanOut::send`], skipping `except`: a forwarded packet never goes back to the
+    /// address it came from, so a venue never receives its own picture, even while a feed it
+    /// has just been moved to is still cutting over away from it. Skipped destinations count
+    /// as sent.
+    ///
+    /// # Errors
+    /// As [`FanOut::send`].
+    pub fn send_except(
+        &mut self,
+        socket: &impl AsFd,
+        datagram: &[u8],
+        dests: &[SocketAddr],
+        except: Option<SocketAddr>,
+    ) -> io::Result<usize> {
         let mut sent = 0;
         while sent < dests.len() {
             let chunk = &dests[sent..dests.len().min(sent + SEND_CHUNK)];
             self.addrs.clear();
-            self.addrs.extend(chunk.iter().map(|a| SockAddr::from(*a)));
+            self.addrs.extend(
+                chunk
+                    .iter()
+                    .filter(|a| Some(**a) != except)
+                    .map(|a| SockAddr::from(*a)),
+            );
+            if self.addrs.is_empty() {
+                sent += chunk.len();
+                continue;
+            }
             #[cfg(target_os = "linux")]
             let n = self.sys.send(socket, datagram, &self.addrs);
             #[cfg(not(target_os = "linux"))]
             let n = socket.send_to(datagram, chunk[0]).map(|_| 1usize);
             match n {
                 Ok(0) => break,
-                Ok(n) => sent += n,
+                Ok(n) if n == self.addrs.len() => sent += chunk.len(),
+                // Partial: advance past the first `n` real destinations (and any skipped one
+                // among them), so `sent` stays an index into `dests` to resume from.
+                Ok(n) => {
+                    let mut real = 0;
+                    let mut advanced = 0;
+                    for a in chunk {
+                        if real == n {
+                            break;
+                        }
+                        if Some(*a) != except {
+                            real += 1;
+                        }
+                        advanced += 1;
+                    }
+                    sent += advanced;
+                }
                 Err(e) if sent > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
@@ -372,6 +414,26 @@ mod tests {
             let (n, from) = r.recv_from(&mut buf).unwrap();
             assert_eq!(&buf[..n], b"hello fan-out");
             assert_eq!(from, tx.local_addr().unwrap());
+        }
+    }
+
+    #[test]
+    fn send_except_skips_the_source_and_counts_it_as_done() {
+        let tx = bound();
+        let receivers: Vec<UdpSocket> = (0..70).map(|_| bound()).collect();
+        let dests: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
+        let skip = dests[65];
+        let mut fan = FanOut::new();
+        let sent = fan.send_except(&tx, b"x", &dests, Some(skip)).unwrap();
+        assert_eq!(sent, dests.len());
+        receivers[65].set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 8];
+        assert!(
+            receivers[65].recv_from(&mut buf).is_err(),
+            "the source got its own packet"
+        );
+        for (i, r) in receivers.iter().enumerate().filter(|(i, _)| *i != 65) {
+            assert_eq!(r.recv_from(&mut buf).unwrap().0, 1, "receiver {i}");
         }
     }
 
