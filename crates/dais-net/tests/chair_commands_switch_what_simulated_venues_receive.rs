@@ -123,6 +123,17 @@ impl World {
         }
     }
 
+    /// Polls until every venue's leg is connected (10 s at most), and says so.
+    async fn wait_all_connected(&self) {
+        for _ in 0..500 {
+            if all_connected(&self.meeting, self.venues.len()).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("not every venue joined");
+    }
+
     fn watching(&self, venue: &str) -> u32 {
         self.dialer
             .stats(&id(venue))
@@ -139,12 +150,7 @@ impl World {
 async fn broadcast_view_and_end_meeting_reach_every_venue() {
     let w = World::start().await;
     let mut events = w.meeting.subscribe();
-    for _ in 0..500 {
-        if all_connected(&w.meeting, w.venues.len()).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    w.wait_all_connected().await;
     assert!(
         all_connected(&w.meeting, w.venues.len()).await,
         "all four venues joined"
@@ -254,12 +260,7 @@ async fn broadcast_view_and_end_meeting_reach_every_venue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auditor_cannot_switch_and_nothing_changes() {
     let w = World::start().await;
-    for _ in 0..500 {
-        if all_connected(&w.meeting, w.venues.len()).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    w.wait_all_connected().await;
     let auditor = Actor::new("zhao", Role::Auditor);
     let err = w
         .meeting
@@ -290,13 +291,7 @@ async fn an_auditor_cannot_switch_and_nothing_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
     let w = World::start().await;
-    for _ in 0..500 {
-        if all_connected(&w.meeting, w.venues.len()).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(all_connected(&w.meeting, w.venues.len()).await);
+    w.wait_all_connected().await;
     let order = [
         "jinan", "qingdao", "jinan", "licheng", "province", "qingdao", "jinan",
     ];
