@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use dais_conference::RedialPolicy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
@@ -21,25 +18,12 @@ async fn bench_dial_in_rate() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
-    let dir = Arc::new(TestDir::default());
-    let users: Vec<(String, String)> = (0..calls)
-        .map(|i| (format!("b{i:05}"), format!("pw{i}")))
-        .collect();
-    for (u, p) in &users {
-        dir.add_venue(u, p);
-    }
-    let svc = start_service(&dir).await;
-    let names: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
-    let h = start_meeting(
-        &dir,
-        "8500",
-        "hq",
-        &names,
-        svc.dialer(),
-        RedialPolicy::default(),
-    )
-    .await;
-    let d = sipp_dir(&users);
+    let DialInMeeting {
+        dir: _dir,
+        svc,
+        meeting: h,
+        sipp_dir: d,
+    } = dial_in_meeting("8500", "b", 5, calls).await;
     let started = std::time::Instant::now();
     let run = sipp(
         d.path(),

@@ -13,25 +13,12 @@ use dais_signaling::ServiceStats;
 async fn hundred_concurrent_dial_ins_all_set_up_and_all_get_bye_at_meeting_end() {
     init_tracing();
     const N: usize = 100;
-    let dir = Arc::new(TestDir::default());
-    let users: Vec<(String, String)> = (0..N)
-        .map(|i| (format!("v{i:03}"), format!("pw{i}")))
-        .collect();
-    for (u, p) in &users {
-        dir.add_venue(u, p);
-    }
-    let svc = start_service(&dir).await;
-    let names: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
-    let h = start_meeting(
-        &dir,
-        "8200",
-        "hq",
-        &names,
-        svc.dialer(),
-        RedialPolicy::default(),
-    )
-    .await;
-    let d = sipp_dir(&users);
+    let DialInMeeting {
+        dir: _dir,
+        svc,
+        meeting: h,
+        sipp_dir: d,
+    } = dial_in_meeting("8200", "v", 3, N).await;
     let args = vec![
         "-sf".into(),
         scenario("uac_auth_wait_bye.xml").display().to_string(),

@@ -242,3 +242,43 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// A meeting of `n` dial-in venues named `{prefix}{i:0width$}` (password `pw{i}`) behind a
+/// running service, with the sipp folder holding their credentials (`users.csv`).
+pub struct DialInMeeting {
+    /// The directory the service authenticates against.
+    pub dir: Arc<TestDir>,
+    /// The SIP service.
+    pub svc: SipService,
+    /// The meeting.
+    pub meeting: MeetingHandle,
+    /// sipp's working folder (`users.csv` for `-inf`).
+    pub sipp_dir: tempfile::TempDir,
+}
+
+pub async fn dial_in_meeting(number: &str, prefix: &str, width: usize, n: usize) -> DialInMeeting {
+    let dir = Arc::new(TestDir::default());
+    let users: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("{prefix}{i:0width$}"), format!("pw{i}")))
+        .collect();
+    for (u, p) in &users {
+        dir.add_venue(u, p);
+    }
+    let svc = start_service(&dir).await;
+    let names: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
+    let meeting = start_meeting(
+        &dir,
+        number,
+        "hq",
+        &names,
+        svc.dialer(),
+        RedialPolicy::default(),
+    )
+    .await;
+    DialInMeeting {
+        sipp_dir: sipp_dir(&users),
+        dir,
+        svc,
+        meeting,
+    }
+}
