@@ -62,3 +62,36 @@ fn pli_from_a_non_subscriber_is_ignored() {
     w.run_for(Duration::from_millis(600));
     assert_eq!(w.venue(a).requests_received, before);
 }
+
+#[test]
+fn a_keyframe_wanted_by_sip_info_reaches_the_source_the_receiver_watches() {
+    let mut w = World::new(16, test_config());
+    let a = w.add_venue(10_000);
+    let b = w.add_venue(10_000);
+    let feed = w.engine.create_feed(MediaKind::Video);
+    let rx = w.add_receiver(feed, 96);
+    w.switch(feed, Some(a));
+    w.run_for(Duration::from_secs(1));
+    let (a0, b0) = (w.venue(a).requests_received, w.venue(b).requests_received);
+
+    w.engine.keyframe_wanted_by(w.now, rx);
+    w.run_for(Duration::from_millis(20));
+    assert_eq!(
+        w.venue(a).requests_received,
+        a0 + 1,
+        "the watched source is asked"
+    );
+    assert_eq!(w.venue(b).requests_received, b0, "nobody else is");
+
+    // A leg that watches nothing, and an unknown leg, ask nobody.
+    w.engine.keyframe_wanted_by(w.now, a);
+    w.engine.keyframe_wanted_by(w.now, LegId(999));
+    w.run_for(Duration::from_millis(20));
+    assert_eq!(w.venue(a).requests_received, a0 + 1);
+    assert_eq!(w.venue(b).requests_received, b0);
+
+    // Prefetching asks the named source directly, ahead of a switch.
+    w.engine.prefetch_keyframe(w.now, b);
+    w.run_for(Duration::from_millis(20));
+    assert_eq!(w.venue(b).requests_received, b0 + 1);
+}

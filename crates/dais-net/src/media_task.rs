@@ -84,6 +84,8 @@ enum Command {
     CreateFeed(MediaKind, oneshot::Sender<FeedId>),
     Subscribe(LegId, FeedId, oneshot::Sender<Result<(), MediaError>>),
     Unsubscribe(LegId, FeedId),
+    KeyframeWantedBy(LegId),
+    PrefetchKeyframe(LegId),
     Switch(
         FeedId,
         Option<LegId>,
@@ -211,6 +213,23 @@ impl MediaHandle {
     pub async fn unsubscribe(&self, leg: LegId, feed: FeedId) -> Result<(), MediaTaskError> {
         self.tx
             .send(Command::Unsubscribe(leg, feed))
+            .await
+            .map_err(|_| MediaTaskError::Gone)
+    }
+
+    /// A receiver asked for a keyframe outside RTCP (SIP INFO): the sources of the video
+    /// feeds it watches are asked (see `Engine::keyframe_wanted_by`).
+    pub async fn keyframe_wanted_by(&self, leg: LegId) -> Result<(), MediaTaskError> {
+        self.tx
+            .send(Command::KeyframeWantedBy(leg))
+            .await
+            .map_err(|_| MediaTaskError::Gone)
+    }
+
+    /// Asks a source for a keyframe ahead of a switch to it (see `Engine::prefetch_keyframe`).
+    pub async fn prefetch_keyframe(&self, leg: LegId) -> Result<(), MediaTaskError> {
+        self.tx
+            .send(Command::PrefetchKeyframe(leg))
             .await
             .map_err(|_| MediaTaskError::Gone)
     }
@@ -516,6 +535,8 @@ impl MediaTask {
                 let _ = reply.send(self.engine.subscribe(now, leg, feed));
             }
             Command::Unsubscribe(leg, feed) => self.engine.unsubscribe(leg, feed),
+            Command::KeyframeWantedBy(leg) => self.engine.keyframe_wanted_by(now, leg),
+            Command::PrefetchKeyframe(leg) => self.engine.prefetch_keyframe(now, leg),
             Command::Switch(feed, source, reply) => {
                 let _ = reply.send(self.engine.switch(now, feed, source));
             }

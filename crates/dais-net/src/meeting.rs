@@ -25,8 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use dais_conference::{
-    Action, Actor, ChairCommand, CommandError, Conference, ConferenceConfig, ConferenceEvent,
-    FeedRole, LegEvent, MeetingPlan, Snapshot, VenueId,
+    Action, Actor, AdmitError, ChairCommand, CommandError, Conference, ConferenceConfig,
+    ConferenceEvent, FeedRole, LegEvent, MeetingPlan, Snapshot, VenueId,
 };
 use dais_media::{FeedId, LegConfig, LegId, MediaEvent, MediaKind};
 use serde::Serialize;
@@ -140,7 +140,10 @@ pub enum MeetingEvent {
 pub enum LegError {
     /// The policy refused the venue (unknown, locked meeting, ended meeting…).
     #[error("venue not admitted: {0}")]
-    NotAdmitted(String),
+    NotAdmitted(#[from] AdmitError),
+    /// The venue has no leg in this meeting (a re-INVITE for a call that is gone).
+    #[error("the venue has no leg")]
+    NoLeg,
     /// The media engine refused the leg.
     #[error(transparent)]
     Media(#[from] MediaTaskError),
@@ -156,8 +159,10 @@ enum Msg {
         oneshot::Sender<Result<(), CommandError>>,
     ),
     Snapshot(oneshot::Sender<MeetingView>),
-    Admit(VenueId, oneshot::Sender<Result<(), String>>),
+    Admit(VenueId, oneshot::Sender<Result<(), AdmitError>>),
     LegUp(VenueId, LegConfig, oneshot::Sender<Result<LegId, LegError>>),
+    LegUpdate(VenueId, LegConfig, oneshot::Sender<Result<(), LegError>>),
+    KeyframeWanted(VenueId),
     LegProgress(VenueId, LegEvent),
     LegDown(VenueId, LegEvent),
     TelephoneEvent(VenueId, Option<u8>, oneshot::Sender<Result<(), LegError>>),
@@ -218,6 +223,8 @@ impl std::fmt::Debug for Msg {
             Msg::Snapshot(..) => "Snapshot",
             Msg::Admit(..) => "Admit",
             Msg::LegUp(..) => "LegUp",
+            Msg::LegUpdate(..) => "LegUpdate",
+            Msg::KeyframeWanted(..) => "KeyframeWanted",
             Msg::LegProgress(..) => "LegProgress",
             Msg::LegDown(..) => "LegDown",
             Msg::TelephoneEvent(..) => "TelephoneEvent",
@@ -272,13 +279,38 @@ impl MeetingHandle {
     }
 
     /// May `venue` join now? (Before answering a dial-in.)
-    pub async fn admit(&self, venue: &VenueId) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// [`LegError::NotAdmitted`] with the policy's reason, [`LegError::Gone`].
+    pub async fn admit(&self, venue: &VenueId) -> Result<(), LegError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Msg::Admit(venue.clone(), tx))
             .await
-            .map_err(|_| "meeting ended".to_string())?;
-        rx.await.map_err(|_| "meeting ended".to_string())?
+            .map_err(|_| LegError::Gone)?;
+        Ok(rx.await.map_err(|_| LegError::Gone)??)
+    }
+
+    /// A venue's call changed its media (a re-INVITE: hold, resume, new address or codec).
+    /// The leg keeps its place in the meeting: what it shows and what it watches are
+    /// re-applied to the new parameters.
+    ///
+    /// # Errors
+    /// [`LegError::NoLeg`], [`LegError::Media`] (e.g. the new address is another leg's),
+    /// [`LegError::Gone`].
+    pub async fn leg_update(&self, venue: &VenueId, cfg: LegConfig) -> Result<(), LegError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::LegUpdate(venue.clone(), cfg, tx))
+            .await
+            .map_err(|_| LegError::Gone)?;
+        rx.await.map_err(|_| LegError::Gone)?
+    }
+
+    /// A venue asked for a keyframe by signalling (SIP INFO picture_fast_update): the source
+    /// it is watching is asked for one.
+    pub async fn keyframe_wanted(&self, venue: &VenueId) {
+        let _ = self.tx.send(Msg::KeyframeWanted(venue.clone())).await;
     }
 
     /// A venue's call is up with these media parameters: add it to the media engine and tell
@@ -512,7 +544,16 @@ impl Controller {
                 let _ = reply.send(self.view().await);
             }
             Msg::Admit(venue, reply) => {
-                let _ = reply.send(self.conf.admit(now, &venue).map_err(|e| e.to_string()));
+                let _ = reply.send(self.conf.admit(now, &venue));
+            }
+            Msg::LegUpdate(venue, cfg, reply) => {
+                let r = self.leg_update(&venue, cfg).await;
+                let _ = reply.send(r);
+            }
+            Msg::KeyframeWanted(venue) => {
+                if let Some(leg) = self.legs.get(&venue).copied() {
+                    let _ = self.media.keyframe_wanted_by(leg).await;
+                }
             }
             Msg::LegUp(venue, cfg, reply) => {
                 let r = self.leg_up(now, venue, cfg).await;
@@ -570,7 +611,7 @@ impl Controller {
     ) -> Result<LegId, LegError> {
         self.conf
             .admit(now, &venue)
-            .map_err(|e| LegError::NotAdmitted(e.to_string()))?;
+            .map_err(LegError::NotAdmitted)?;
         // A venue that calls again while its old leg lingers replaces it.
         self.remove_leg(&venue).await;
         let leg = LegId(self.next_leg);
@@ -604,6 +645,17 @@ impl Controller {
             self.show(role, Some(venue.clone())).await;
         }
         Ok(leg)
+    }
+
+    async fn leg_update(&mut self, venue: &VenueId, cfg: LegConfig) -> Result<(), LegError> {
+        let leg = self.legs.get(venue).copied().ok_or(LegError::NoLeg)?;
+        self.media.update_leg(leg, cfg).await?;
+        // The engine drops the subscriptions of a leg that stops receiving (hold); watching
+        // again after the resume needs them back, and re-subscribing is idempotent.
+        let role = *self.watching.get(venue).unwrap_or(&FeedRole::Broadcast);
+        self.subscribe(venue, role).await;
+        info!(meeting = %self.number, %venue, send = cfg.send, recv = cfg.recv, "leg media updated");
+        Ok(())
     }
 
     async fn apply(&mut self, mut actions: Vec<Action>) {
@@ -647,9 +699,11 @@ impl Controller {
                     }
                 }
                 Action::RequestKeyframe { venue } => {
-                    // The engine asks for a keyframe itself on every switch; an early request
-                    // before a polling tick is an optimisation the engine does not offer yet.
-                    debug!(meeting = %self.number, venue = %venue, "keyframe pre-roll requested");
+                    // The policy announces the next polling venue ahead of its tick: its
+                    // keyframe is then on its way when the switch comes.
+                    if let Some(leg) = self.legs.get(&venue).copied() {
+                        let _ = self.media.prefetch_keyframe(leg).await;
+                    }
                 }
                 Action::Dial { venue } => self.dialer.dial(&self.number, &venue),
                 Action::HangUp { venue } => {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 use dais_conference::VenueId;
 use dais_net::meeting::{LegError, MeetingHandle};
-use dais_sip::offer_answer::{Capabilities, negotiate};
+use dais_sip::offer_answer::{Capabilities, build_offer, negotiate};
 use dais_sip::{DialTarget, Uri};
 use tracing::{info, warn};
 
@@ -30,9 +30,13 @@ pub(crate) async fn admission(
         info!(%venue, %reason, "dial-in refused by the meeting");
         return reject(admit_status(&reason));
     }
-    // An INVITE without SDP would need the ACK's answer before the leg exists: not supported.
+    // An INVITE without SDP (delayed offer): we offer in the 200 and the leg is set up when
+    // the ACK brings the answer.
     let Some(offer) = offer else {
-        return reject(488);
+        return Decision::Offer {
+            offer: Bytes::from(build_offer(caps, session)),
+            media: SocketAddr::new(caps.address, caps.audio_port),
+        };
     };
     let n = match negotiate(&offer, caps, session) {
         Ok(n) => n,
@@ -51,8 +55,7 @@ pub(crate) async fn admission(
             echo: None,
             media: SocketAddr::new(caps.address, caps.audio_port),
         },
-        Err(LegError::NotAdmitted(reason)) => reject(admit_status(&reason)),
-        Err(LegError::Gone) => reject(480),
+        Err(e @ (LegError::NotAdmitted(_) | LegError::Gone)) => reject(admit_status(&e)),
         Err(e) => {
             warn!(%venue, error = %e, "the media engine refused the leg");
             reject(500)

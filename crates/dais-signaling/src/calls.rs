@@ -41,6 +41,8 @@ pub(crate) enum Phase {
     Deciding,
     /// Dial-in answered 200, waiting for ACK; or dial-out answered, leg being set up.
     Answered,
+    /// Dial-in without SDP: our offer went in the 200; the ACK's answer sets up the leg.
+    AwaitingAnswer,
     /// Up.
     Established,
     /// Dial-out INVITE sent.
@@ -223,8 +225,15 @@ impl Worker {
                 auth,
                 peer,
             } => self.incoming(now, call, &from, to_user, request_uri, offer, auth, peer),
-            SipEvent::CallConfirmed { call } => {
-                if let Some(ctx) = self.calls.get_mut(&call) {
+            SipEvent::CallConfirmed { call, answer } => {
+                let Some(ctx) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                if matches!(ctx.phase, Phase::AwaitingAnswer) {
+                    ctx.phase = Phase::Answered;
+                    info!(meeting = %ctx.number, venue = ?ctx.venue, "ACK answered our offer");
+                    self.leg_from_answer(now, call, answer);
+                } else {
                     ctx.phase = Phase::Established;
                     info!(meeting = %ctx.number, venue = ?ctx.venue, "call established");
                 }
@@ -267,12 +276,16 @@ impl Worker {
             } => {
                 let venue = self.calls.get(&call).and_then(|c| c.venue.clone());
                 if media::is_picture_fast_update(content_type.as_deref(), &body) {
-                    // The engine has no API yet to forward a venue's keyframe request to the
-                    // source it watches: logged, answered 200 by the core.
-                    info!(
-                        ?venue,
-                        "venue asked for a keyframe by SIP INFO (not forwarded yet)"
-                    );
+                    // The core answered 200; the source the venue watches is asked.
+                    match self.current_leg_of(call) {
+                        Some((number, venue)) => {
+                            debug!(%venue, "venue asked for a keyframe by SIP INFO");
+                            if let Some(h) = self.dir.meeting(&number) {
+                                tokio::spawn(async move { h.keyframe_wanted(&venue).await });
+                            }
+                        }
+                        None => debug!(?call, "keyframe INFO on a call without a leg"),
+                    }
                 } else {
                     debug!(?venue, ?content_type, "INFO ignored");
                 }
@@ -416,14 +429,27 @@ impl Worker {
                     self.end_call_locally(now, call, 480);
                 }
             }
-            Cmd::OutboundUp { call, result } => {
+            Cmd::LegSetUp { call, result } => {
                 if let Err(e) = result {
-                    warn!(?call, error = %e, "answered dial-out refused by the meeting; BYE");
+                    warn!(?call, error = %e, "answered call refused by the meeting; BYE");
                     self.end_call_locally(now, call, 480);
                 } else if let Some(ctx) = self.calls.get_mut(&call) {
                     ctx.phase = Phase::Established;
                 }
             }
+            Cmd::ReinviteApplied {
+                call,
+                answer,
+                result,
+            } => match result {
+                Ok(()) => {
+                    let _ = self.core.accept_reinvite(now, call, answer);
+                }
+                Err(e) => {
+                    info!(?call, error = %e, "re-INVITE media refused");
+                    let _ = self.core.reject_reinvite(now, call, 488);
+                }
+            },
             Cmd::Keyframe { number, venue } => {
                 if let Some(call) = self.legs.get(&(number, venue.clone())).copied() {
                     let body = Bytes::from_static(media::PICTURE_FAST_UPDATE.as_bytes());
@@ -556,6 +582,32 @@ impl Worker {
                 }
                 self.forget(call);
             }
+            Decision::Offer { offer, media } => {
+                let accepted = live && self.core.accept(now, call, offer).is_ok();
+                let Some(ctx) = self.calls.get(&call) else {
+                    return;
+                };
+                let target = ctx.venue.clone().map(|v| (ctx.number.clone(), v));
+                if !accepted {
+                    self.forget(call);
+                    return;
+                }
+                if let Some(ip) = ctx.peer_ip {
+                    self.release_inflight(ip);
+                }
+                if let Some(ctx) = self.calls.get_mut(&call) {
+                    ctx.phase = Phase::AwaitingAnswer;
+                    ctx.media = Some(media);
+                }
+                self.stats.calls_active.fetch_add(1, Ordering::Relaxed);
+                self.stats.calls_answered.fetch_add(1, Ordering::Relaxed);
+                if let Some(key) = target
+                    && let Some(old) = self.legs.insert(key, call)
+                    && old != call
+                {
+                    self.end_call_locally(now, old, 480);
+                }
+            }
             Decision::Accept {
                 answer,
                 leg,
@@ -640,18 +692,52 @@ impl Worker {
         };
         let caps = self.caps(media);
         let sid = self.session_id();
-        let answer = match offer {
-            Some(o) => match negotiate(&o, &caps, sid) {
-                Ok(n) => n.answer,
-                Err(_) => {
-                    let _ = self.core.reject_reinvite(now, call, 488);
-                    return;
-                }
-            },
-            None => build_offer(&caps, sid),
+        let Some(offer) = offer else {
+            // A re-INVITE without SDP (a refresh, or asking for our offer): the leg stays as
+            // it is.
+            let _ = self
+                .core
+                .accept_reinvite(now, call, Bytes::from(build_offer(&caps, sid)));
+            return;
         };
-        // Hold and media changes keep the leg as it is: the engine has no leg update yet.
-        let _ = self.core.accept_reinvite(now, call, Bytes::from(answer));
+        let n = match negotiate(&offer, &caps, sid) {
+            Ok(n) => n,
+            Err(_) => {
+                let _ = self.core.reject_reinvite(now, call, 488);
+                return;
+            }
+        };
+        let answer = Bytes::from(n.answer);
+        let leg = self
+            .current_leg_of(call)
+            .and_then(|(number, venue)| Some((self.dir.meeting(&number)?, venue)));
+        let Some((h, venue)) = leg else {
+            // The test call, or a leg that is already gone: answer, nothing to move.
+            let _ = self.core.accept_reinvite(now, call, answer);
+            return;
+        };
+        let Ok(cfg) = leg_config(&n.media) else {
+            let _ = self.core.reject_reinvite(now, call, 488);
+            return;
+        };
+        // Hold (sendonly/inactive), resume, a new address or codec: the leg follows, keeping
+        // its place in the meeting. Answered once the meeting applied it.
+        let cmd = self.cmd.clone();
+        tokio::spawn(async move {
+            let result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
+            let _ = cmd.send(Cmd::ReinviteApplied {
+                call,
+                answer,
+                result,
+            });
+        });
+    }
+
+    /// The meeting and venue of a call that is its venue's current leg.
+    fn current_leg_of(&self, call: CallId) -> Option<(String, VenueId)> {
+        let ctx = self.calls.get(&call)?;
+        let key = (ctx.number.clone(), ctx.venue.clone()?);
+        (self.legs.get(&key) == Some(&call)).then_some(key)
     }
 
     fn dial(&mut self, now: Instant, number: String, venue: VenueId) {
@@ -730,6 +816,16 @@ impl Worker {
             let _ = self.core.bye(now, call);
             return;
         }
+        self.leg_from_answer(now, call, answer);
+    }
+
+    /// The SDP answer to our offer (a dial-out's 200, a delayed-offer dial-in's ACK) makes the
+    /// venue's leg; a missing or unusable answer ends the call.
+    fn leg_from_answer(&mut self, now: Instant, call: CallId, answer: Option<Bytes>) {
+        let Some(ctx) = self.calls.get(&call) else {
+            return;
+        };
+        let dir = ctx.dir;
         let (Some(venue), Some(media)) = (ctx.venue.clone(), ctx.media) else {
             return;
         };
@@ -740,9 +836,11 @@ impl Worker {
             .and_then(|a| negotiate(&a, &caps, 0).map_err(|_| ()))
             .and_then(|n| leg_config(&n.media).map_err(|_| ()));
         let Ok(cfg) = cfg else {
-            warn!(meeting = %number, %venue, "dial-out answer has no usable media; BYE");
+            warn!(meeting = %number, %venue, ?dir, "the SDP answer has no usable media; BYE");
             self.end_call_locally(now, call, 488);
-            self.report(&number, &venue, LegEvent::Failed, false);
+            if dir == Dir::Out {
+                self.report(&number, &venue, LegEvent::Failed, false);
+            }
             return;
         };
         let Some(h) = self.dir.meeting(&number) else {
@@ -752,7 +850,7 @@ impl Worker {
         let cmd = self.cmd.clone();
         tokio::spawn(async move {
             let result = h.leg_up(&venue, cfg).await.map_err(|e| e.to_string());
-            let _ = cmd.send(Cmd::OutboundUp { call, result });
+            let _ = cmd.send(Cmd::LegSetUp { call, result });
         });
     }
 }

@@ -1,7 +1,9 @@
 //! Pure helpers between SIP and the meeting: SDP outcome → [`LegConfig`], policy refusals →
 //! SIP status, the RFC 5168 INFO body, dial-target URIs.
 
+use dais_conference::AdmitError;
 use dais_media::{AudioParams, KeyframeRequestMode, LegConfig, VideoParams};
+use dais_net::meeting::LegError;
 use dais_rtp::VideoCodec;
 use dais_sip::Transport;
 use dais_sip::offer_answer::{Codec, Direction, NegotiatedMedia};
@@ -101,17 +103,16 @@ pub fn leg_config(media: &[NegotiatedMedia]) -> Result<LegConfig, LegMediaError>
     })
 }
 
-/// The SIP answer to a refused admission. `MeetingHandle::admit` reports the policy's
-/// `AdmitError` as text; these are its messages (dais-conference `error.rs`).
-pub fn admit_status(reason: &str) -> u16 {
-    if reason.contains("not part of this meeting") || reason.contains("locked") {
+/// The SIP answer to a refused admission or leg set-up.
+pub fn admit_status(e: &LegError) -> u16 {
+    match e {
         // Not invited, or locked against newcomers: a permission refusal, retrying won't help.
-        403
-    } else if reason.contains("already connected") {
-        486
-    } else {
-        // Scheduled, ended, or the meeting task gone.
-        480
+        LegError::NotAdmitted(AdmitError::UnknownVenue { .. } | AdmitError::Locked) => 403,
+        LegError::NotAdmitted(AdmitError::AlreadyConnected) => 486,
+        // Scheduled or ended; the meeting task gone.
+        LegError::NotAdmitted(_) | LegError::Gone | LegError::NoLeg => 480,
+        // The engine refused the leg's media (an address another leg uses).
+        _ => 500,
     }
 }
 
@@ -155,6 +156,7 @@ pub fn parse_target(uri: &str) -> Option<TargetUri> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dais_conference::{MeetingState, VenueId};
     use dais_sip::offer_answer::{Capabilities, negotiate};
 
     const ROOM_OFFER: &str = "v=0\r\no=room 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
@@ -176,11 +178,14 @@ m=video 5006 RTP/AVP 109\r\na=rtpmap:109 H263-1998/90000\r\n";
 
     #[test]
     fn admission_refusals_map_to_the_issue_codes() {
-        assert_eq!(admit_status("venue x is not part of this meeting"), 403);
-        assert_eq!(admit_status("the meeting is locked"), 403);
-        assert_eq!(admit_status("the venue is already connected"), 486);
-        assert_eq!(admit_status("the meeting is scheduled"), 480);
-        assert_eq!(admit_status("meeting ended"), 480);
+        let not = |e| admit_status(&LegError::NotAdmitted(e));
+        let venue = VenueId::new("x").unwrap();
+        assert_eq!(not(AdmitError::UnknownVenue { venue }), 403);
+        assert_eq!(not(AdmitError::Locked), 403);
+        assert_eq!(not(AdmitError::AlreadyConnected), 486);
+        let state = MeetingState::Scheduled;
+        assert_eq!(not(AdmitError::NotOpen { state }), 480);
+        assert_eq!(admit_status(&LegError::Gone), 480);
     }
 
     #[test]

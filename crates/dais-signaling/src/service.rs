@@ -67,6 +67,8 @@ pub(crate) enum Decision {
         echo: Option<EchoGuard>,
         media: SocketAddr,
     },
+    /// The INVITE had no SDP: our offer goes in the 200, the leg waits for the ACK's answer.
+    Offer { offer: Bytes, media: SocketAddr },
     Reject {
         status: u16,
         retry_after: Option<u32>,
@@ -101,9 +103,16 @@ pub(crate) enum Cmd {
         venue: VenueId,
         target: Result<DialTarget, DialError>,
     },
-    OutboundUp {
+    /// A leg set up after the SDP exchange completed (dial-out answer, delayed-offer ACK).
+    LegSetUp {
         call: CallId,
         result: Result<LegId, String>,
+    },
+    /// A re-INVITE's media was applied to the leg (or refused).
+    ReinviteApplied {
+        call: CallId,
+        answer: Bytes,
+        result: Result<(), String>,
     },
     Keyframe {
         number: String,

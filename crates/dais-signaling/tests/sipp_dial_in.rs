@@ -186,3 +186,125 @@ async fn wrong_password_gets_403_and_never_reaches_the_meeting() {
     svc.shutdown().await;
     h.shutdown().await;
 }
+
+/// The longest stretch of `series` (time, count) in which the count did not grow, that ends
+/// before the count grows again: (start, end) in seconds.
+fn longest_flat_then_growth(series: &[(f64, u64)]) -> Option<(f64, f64)> {
+    let mut best: Option<(f64, f64)> = None;
+    let mut start = 0;
+    for i in 1..series.len() {
+        if series[i].1 > series[i - 1].1 {
+            // Growth at i: the flat stretch was start..i-1, and it ended with growth.
+            let (t0, t1) = (series[start].0, series[i - 1].0);
+            if series[start].1 > 0 && best.is_none_or(|(a, b)| t1 - t0 > b - a) {
+                best = Some((t0, t1));
+            }
+            start = i;
+        }
+    }
+    best
+}
+
+/// One sipp venue (run with `-rtp_echo`, so whatever the meeting sends it comes straight
+/// back) exercises, in one call: an INVITE without SDP (our offer in the 200, its answer in the
+/// ACK), three SIP INFO picture_fast_update requests, hold (re-INVITE sendonly) and resume.
+///
+/// Witnesses: the meeting's media reaches sipp (the router counts the echoes as packets from
+/// the venue); the INFOs reach the source the venue watches (the simulated main venue counts
+/// keyframe requests); during the hold no echo comes back for seconds, and after the resume
+/// it flows again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_offer_info_keyframe_requests_and_hold_resume_with_sipp() {
+    init_tracing();
+    let dir = Arc::new(TestDir::default());
+    dir.add_venue("jinan", "pw-jinan");
+    let svc = start_service(&dir).await;
+    let h = start_meeting(
+        &dir,
+        "8102",
+        "province",
+        &["jinan".into()],
+        svc.dialer(),
+        RedialPolicy::default(),
+    )
+    .await;
+    let (sim, stop) = simulated_venue(&h, "province").await;
+
+    let d = sipp_dir(&[("jinan".into(), "pw-jinan".into())]);
+    let args = vec![
+        "-sf".into(),
+        scenario("uac_delayed_offer_hold_info.xml")
+            .display()
+            .to_string(),
+        "-inf".into(),
+        "users.csv".into(),
+        "-s".into(),
+        "8102".into(),
+        "-m".into(),
+        "1".into(),
+        "-rtp_echo".into(),
+        "-mp".into(),
+        free_port().to_string(),
+        "-p".into(),
+        free_port().to_string(),
+        svc.local_addr().to_string(),
+    ];
+    let path = d.path().to_path_buf();
+    let run = tokio::spawn(async move { sipp(&path, args).await });
+
+    let started = std::time::Instant::now();
+    let mut series = Vec::new();
+    let mut requests_at_first_echo = None;
+    let mut requests = Vec::new();
+    while !run.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(v) = h.view().await else { continue };
+        let n = packets_from(&v, "jinan");
+        if n > 0 && requests_at_first_echo.is_none() {
+            requests_at_first_echo = Some(sim.keyframe_requests.load(Ordering::Relaxed));
+        }
+        series.push((started.elapsed().as_secs_f64(), n));
+        requests.push(sim.keyframe_requests.load(Ordering::Relaxed));
+    }
+    let run = run.await.unwrap();
+    let _ = stop.send(true);
+    assert!(
+        run.status.success(),
+        "sipp failed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(stat(&run, "SuccessfulCall(C)"), Some(1));
+
+    // The leg came up from the ACK's answer, and the meeting's media reached sipp.
+    // (The last samples may be 0: the BYE took the leg away.)
+    let echoed = series.iter().map(|s| s.1).max().unwrap_or(0);
+    assert!(
+        echoed > 100,
+        "only {echoed} packets echoed back: {series:?}"
+    );
+    // Hold: seconds without a single packet to the venue, then the resume brings it back.
+    let (t0, t1) = longest_flat_then_growth(&series).expect("echo resumed after a pause");
+    // Between the first echo and the hold only the INFOs ask for keyframes; each (1.2 s
+    // apart, above the 500 ms coalescing interval) reached the source the venue watches.
+    let before = requests_at_first_echo.expect("echo seen");
+    let at_hold = series
+        .iter()
+        .zip(&requests)
+        .find(|((t, _), _)| *t >= t0)
+        .map(|(_, r)| *r)
+        .unwrap();
+    assert!(
+        at_hold >= before + 3,
+        "keyframe requests at the watched source before the hold: {before} → {at_hold}"
+    );
+    assert!(
+        t1 - t0 >= 2.5,
+        "no hold seen (longest pause {:.1} s): {series:?}",
+        t1 - t0
+    );
+    let stats = svc.stats();
+    assert_eq!(ServiceStats::get(&stats.calls_answered), 1);
+    svc.shutdown().await;
+    h.shutdown().await;
+}

@@ -223,7 +223,7 @@ fn dial_in_with_digest_challenge_answer_ack_and_remote_bye() {
         &in_dialog("ACK", "z9hG4bK-c", 2, &tag, "", ""),
     );
     assert!(
-        matches!(events(&mut sip).as_slice(), [SipEvent::CallConfirmed { call: c }] if *c == call)
+        matches!(events(&mut sip).as_slice(), [SipEvent::CallConfirmed { call: c, answer: None }] if *c == call)
     );
     // No 2xx retransmission after the ACK.
     sip.handle_timeout(t1 + Duration::from_secs(10));
@@ -685,4 +685,58 @@ fn register_is_handed_to_the_caller_and_answered() {
         sip.respond(t0, *request, 200, &[]).is_err(),
         "answered once"
     );
+}
+
+/// RFC 3264 §4 delayed offer: an INVITE without SDP gets our offer in the 200, and the ACK's
+/// SDP reaches the service as the answer.
+#[test]
+fn invite_without_sdp_gets_the_offer_in_the_200_and_the_ack_answers() {
+    let mut sip = core();
+    let t0 = Instant::now();
+    let bare = String::from_utf8(invite("z9hG4bK-d1", 1, None)).unwrap();
+    let head = bare.split("Content-Type").next().unwrap();
+    let no_sdp = format!("{head}Content-Length: 0\r\n\r\n");
+    sip.handle_datagram(t0, Transport::Udp, venue(), no_sdp.as_bytes());
+    let ev = events(&mut sip);
+    let [
+        SipEvent::IncomingCall {
+            call, offer: None, ..
+        },
+    ] = ev.as_slice()
+    else {
+        panic!("{ev:?}")
+    };
+    let call = *call;
+    sip.accept(t0, call, Bytes::from_static(SDP.as_bytes()))
+        .unwrap();
+    let out = sent(&mut sip);
+    let ok = response(&out, 200);
+    assert_eq!(ok.body, SDP.as_bytes(), "our offer is in the 200");
+    let tag = ok.headers.to().unwrap().tag.unwrap();
+    let answer = SDP.replace("4000", "4002");
+    sip.handle_datagram(
+        t0,
+        Transport::Udp,
+        venue(),
+        &in_dialog(
+            "ACK",
+            "z9hG4bK-d2",
+            1,
+            &tag,
+            "Content-Type: application/sdp\r\n",
+            &answer,
+        ),
+    );
+    let ev = events(&mut sip);
+    let [
+        SipEvent::CallConfirmed {
+            call: c,
+            answer: Some(a),
+        },
+    ] = ev.as_slice()
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(*c, call);
+    assert_eq!(a.as_ref(), answer.as_bytes());
 }

@@ -82,6 +82,32 @@ impl Engine {
         }
     }
 
+    /// A receiver asked for a keyframe outside RTCP (a SIP INFO picture_fast_update): every
+    /// video feed `leg` watches asks its source, coalesced like a PLI from that receiver.
+    /// Unknown legs and legs that watch no video are ignored.
+    pub fn keyframe_wanted_by(&mut self, now: Instant, leg: LegId) {
+        self.touch(now);
+        let Some(l) = self.legs.get(&leg) else { return };
+        let feeds: Vec<u32> = l
+            .subscriptions
+            .iter()
+            .filter_map(|f| self.feed(*f).ok())
+            .filter(|f| f.kind == MediaKind::Video)
+            .map(|f| f.ssrc.0)
+            .collect();
+        for ssrc in feeds {
+            self.receiver_wants_keyframe(now, leg, ssrc);
+        }
+    }
+
+    /// Asks a source for a keyframe ahead of a switch the shell knows is coming (a polling
+    /// tick), so that the switch lands without waiting a round trip. Coalesced with the
+    /// requests of switches and receivers; a leg that sends no video is ignored.
+    pub fn prefetch_keyframe(&mut self, now: Instant, leg: LegId) {
+        self.touch(now);
+        self.request_keyframe(now, leg, Urgency::Receiver);
+    }
+
     /// Retransmit NACKed packets from the feed's cache, with the receiver's payload type.
     fn answer_nack(&mut self, leg: LegId, media: u32, lost: &[u16]) {
         let Some(&fid) = self.feed_by_ssrc.get(&media) else {

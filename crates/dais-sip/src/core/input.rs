@@ -595,7 +595,10 @@ impl SipCore {
         }
         self.server_txs.remove(&tx_key);
         if first {
-            self.events.push_back(SipEvent::CallConfirmed { call: id });
+            // An INVITE without SDP got our offer in the 200: the ACK carries the answer.
+            let answer = (!req.body.is_empty()).then(|| req.body.clone());
+            self.events
+                .push_back(SipEvent::CallConfirmed { call: id, answer });
         }
     }
 

@@ -133,6 +133,9 @@ pub enum SipEvent {
     CallConfirmed {
         /// The call.
         call: CallId,
+        /// The ACK's SDP: the answer to the offer we put in the 200 when the INVITE had none
+        /// (RFC 3264 §4, delayed offer). `None` when the ACK had no body.
+        answer: Option<Bytes>,
     },
     /// Dial-out: the callee is alerting (180/183).
     Ringing {
