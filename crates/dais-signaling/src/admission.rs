@@ -134,11 +134,6 @@ pub(crate) fn digest_uri_matches(digest_uri: &str, request_uri: &str) -> bool {
     }
 }
 
-/// Constant-time comparison (digest responses).
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::digest_uri_matches;

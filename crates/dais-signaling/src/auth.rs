@@ -3,11 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use dais_sip::digest::{DigestAlgorithm, DigestCredentials, DigestOutcome, expected_response};
+use dais_sip::digest::{DigestAlgorithm, DigestCredentials, DigestOutcome};
 use dais_sip::{Contacts, RequestId};
 use tracing::{info, warn};
 
-use crate::admission::ct_eq;
 use crate::registrar::{RegisterOutcome, RegisterRequest};
 use crate::service::Worker;
 
@@ -60,13 +59,8 @@ impl Worker {
         }
     }
 
-    /// Digest verification with replay tracking per (nonce, cnonce).
-    ///
-    /// `DigestServer` tracks the nonce count per nonce, but its stateless nonces change once a
-    /// second: concurrent clients challenged in the same second share a nonce, each with
-    /// `nc=00000001` and its own cnonce, and all but the first would be refused as replays.
-    /// So the response is checked here, the server checks only the nonce (MAC and age) on a
-    /// qop-less copy, and the count is tracked per (nonce, cnonce).
+    /// Digest verification against the stored HA1 (replays tracked per (nonce, cnonce) by
+    /// `DigestServer`).
     fn verify_digest(
         &mut self,
         now: Instant,
@@ -74,47 +68,7 @@ impl Worker {
         creds: &DigestCredentials,
         ha1: &str,
     ) -> DigestOutcome {
-        let Some(alg) = creds.algorithm() else {
-            return DigestOutcome::Unsupported;
-        };
-        if creds.qop.as_deref().is_some_and(|q| q != "auth") {
-            return DigestOutcome::Unsupported;
-        }
-        let expected = expected_response(alg, ha1, method, creds);
-        if !ct_eq(expected.as_bytes(), creds.response.as_bytes()) {
-            return DigestOutcome::WrongResponse;
-        }
-        let mut bare = creds.clone();
-        bare.qop = None;
-        bare.nc = None;
-        bare.cnonce = None;
-        bare.response = expected_response(alg, ha1, method, &bare);
-        let outcome = self.digest.verify_ha1(now, method, &bare, ha1);
-        if outcome != DigestOutcome::Valid || creds.qop.is_none() {
-            return outcome;
-        }
-        let (Some(nc), Some(cnonce)) = (
-            creds
-                .nc
-                .as_deref()
-                .and_then(|n| u32::from_str_radix(n, 16).ok()),
-            creds.cnonce.clone(),
-        ) else {
-            return DigestOutcome::WrongResponse;
-        };
-        if self.nc_seen.len() >= 65_536 {
-            // Bounded memory: forgetting lets a replay through only within a nonce's lifetime.
-            self.nc_seen.clear();
-        }
-        let last = self
-            .nc_seen
-            .entry((creds.nonce.clone(), cnonce))
-            .or_insert(0);
-        if nc <= *last {
-            return DigestOutcome::Replay;
-        }
-        *last = nc;
-        DigestOutcome::Valid
+        self.digest.verify_ha1(now, method, creds, ha1)
     }
 
     pub(crate) fn register_checked(

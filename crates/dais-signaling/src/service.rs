@@ -190,17 +190,13 @@ impl SipService {
             addr,
             source,
         };
-        let udp = UdpSocket::bind(cfg.bind)
+        let (udp, listener, local) = bind_pair(cfg.bind)
             .await
-            .map_err(|e| bind_err("udp", cfg.bind, e))?;
+            .map_err(|(t, a, e)| bind_err(t, a, e))?;
         // A burst of requests (a registration storm after a power cut, a scanner) must queue,
         // not overflow the kernel's default ~200 KB (about 90 small datagrams); best effort:
         // the kernel caps it at net.core.rmem_max.
         let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(4 << 20);
-        let local = udp.local_addr().map_err(|e| bind_err("udp", cfg.bind, e))?;
-        let listener = TcpListener::bind(local)
-            .await
-            .map_err(|e| bind_err("tcp", local, e))?;
         let advertised = cfg.advertised_ip(local);
         let host = match advertised {
             IpAddr::V4(ip) => ip.to_string(),
@@ -240,7 +236,6 @@ impl SipService {
             stats: stats.clone(),
             rng: seed | 1,
             stopping: None,
-            nc_seen: HashMap::new(),
         };
         let task = tokio::spawn(worker.run(udp, rx));
         info!(%local, "SIP service listening (UDP and TCP)");
@@ -367,8 +362,24 @@ pub(crate) struct Worker {
     pub(crate) rng: u64,
     pub(crate) stopping: Option<(Instant, oneshot::Sender<()>)>,
     pub(crate) limiter: RateLimiter,
-    /// Highest nonce count seen per (nonce, cnonce).
-    pub(crate) nc_seen: HashMap<(String, String), u32>,
+}
+
+/// UDP and TCP on one address. With port 0 the kernel picks the UDP port, and that port may be
+/// busy for TCP (another program's connection): then another port is tried, a few times.
+async fn bind_pair(
+    bind: SocketAddr,
+) -> Result<(UdpSocket, TcpListener, SocketAddr), (&'static str, SocketAddr, std::io::Error)> {
+    let attempts = if bind.port() == 0 { 16 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(bind).await.map_err(|e| ("udp", bind, e))?;
+        let local = udp.local_addr().map_err(|e| ("udp", bind, e))?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp, local)),
+            Err(e) => last = Some(("tcp", local, e)),
+        }
+    }
+    Err(last.expect("at least one attempt"))
 }
 
 impl Worker {

@@ -3,8 +3,9 @@
 //!
 //! Nonces are stateless: `hex(seconds since the server's epoch) ‖ hex(HMAC-SHA-256(secret,
 //! seconds ‖ realm))[..32]`, so any nonce we issued can be checked and dated without remembering
-//! it. The only state kept is the highest `nc` seen per nonce (replay protection, RFC 7616
-//! §3.4.5), pruned once nonces expire. Secrets and passwords are never logged.
+//! it. The only state kept is the highest `nc` seen per (nonce, cnonce) (replay protection, RFC
+//! 7616 §3.4.5; a nonce is shared by every client challenged in the same second, each with its
+//! own cnonce and count), pruned once nonces expire. Secrets and passwords are never logged.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -231,7 +232,8 @@ pub struct DigestServer {
     secret: Vec<u8>,
     epoch: Instant,
     lifetime: Duration,
-    seen_nc: HashMap<String, u32>,
+    /// Highest `nc` per (nonce, cnonce).
+    seen_nc: HashMap<(String, String), u32>,
     max_tracked: usize,
 }
 
@@ -375,17 +377,22 @@ impl DigestServer {
             return DigestOutcome::Stale;
         }
         if creds.qop.is_some() {
-            let Some(nc) = creds
-                .nc
-                .as_deref()
-                .and_then(|n| u32::from_str_radix(n, 16).ok())
-            else {
+            let (Some(nc), Some(cnonce)) = (
+                creds
+                    .nc
+                    .as_deref()
+                    .and_then(|n| u32::from_str_radix(n, 16).ok()),
+                creds.cnonce.clone(),
+            ) else {
                 return DigestOutcome::WrongResponse;
             };
             if self.seen_nc.len() >= self.max_tracked {
                 self.prune(now);
             }
-            let last = self.seen_nc.entry(creds.nonce.clone()).or_insert(0);
+            let last = self
+                .seen_nc
+                .entry((creds.nonce.clone(), cnonce))
+                .or_insert(0);
             if nc <= *last {
                 return DigestOutcome::Replay;
             }
@@ -402,7 +409,7 @@ impl DigestServer {
                 .and_then(|t| u64::from_str_radix(t, 16).ok())
                 .is_some_and(|t| now_s.saturating_sub(t) <= life)
         };
-        self.seen_nc.retain(|n, _| epoch_ok(n));
+        self.seen_nc.retain(|(n, _), _| epoch_ok(n));
         if self.seen_nc.len() >= self.max_tracked {
             // Still full of live nonces: forget them all; those peers get a stale re-challenge
             // at worst, which is cheaper than unbounded memory.

@@ -183,3 +183,40 @@ fn credentials_debug_hides_response_and_parser_rejects_garbage() {
     assert!(DigestCredentials::parse("Digest").is_none());
     assert!(DigestCredentials::parse("NewAuth realm=\"x\"").is_none());
 }
+
+/// Nonces are stateless and change once a second, so clients challenged in the same second
+/// share one; each has its own cnonce and starts at `nc=00000001`. None of them is a replay of
+/// another (found by 100 concurrent sipp dial-ins).
+#[test]
+fn clients_sharing_a_nonce_each_have_their_own_count() {
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"k", t0, Duration::from_secs(300));
+    let nonce = s.nonce(t0);
+    let with_cnonce = |cnonce: &str, nc: u32| {
+        let mut c = answer(DigestAlgorithm::Md5, &nonce, nc, "pw");
+        c.cnonce = Some(cnonce.to_owned());
+        let h = ha1(DigestAlgorithm::Md5, "venue7", "dais", "pw");
+        c.response = expected_response(DigestAlgorithm::Md5, &h, "INVITE", &c);
+        c
+    };
+    for client in ["a1", "b2", "c3"] {
+        let c = with_cnonce(client, 1);
+        assert_eq!(
+            s.verify(t0, "INVITE", &c, "pw"),
+            DigestOutcome::Valid,
+            "{client}"
+        );
+    }
+    // The same client repeating its count is a replay; counting on is not.
+    let again = with_cnonce("b2", 1);
+    assert_eq!(s.verify(t0, "INVITE", &again, "pw"), DigestOutcome::Replay);
+    let next = with_cnonce("b2", 2);
+    assert_eq!(s.verify(t0, "INVITE", &next, "pw"), DigestOutcome::Valid);
+    // Without a cnonce a qop=auth answer is malformed.
+    let mut bare = answer(DigestAlgorithm::Md5, &nonce, 3, "pw");
+    bare.cnonce = None;
+    assert_eq!(
+        s.verify(t0, "INVITE", &bare, "pw"),
+        DigestOutcome::WrongResponse
+    );
+}
