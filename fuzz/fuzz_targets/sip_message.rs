@@ -7,6 +7,14 @@ use dais_sip::framer::StreamFramer;
 use dais_sip::{CoreConfig, Limits, SipCore, SipMessage, Transport, parse_unvalidated};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    // Digest header values: what a caller (Authorization) or a callee (WWW-Authenticate)
+    // sends us.
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = dais_sip::digest::DigestCredentials::parse(text);
+        if let Some(ch) = dais_sip::digest::DigestChallenge::parse(text) {
+            let _ = ch.answer("u", "00", "INVITE", "sip:x@y", "c", 1);
+        }
+    }
     let limits = Limits::default();
     if let Ok(msg) = parse_unvalidated(Bytes::copy_from_slice(data), &limits) {
         let _ = msg.validate();

@@ -73,6 +73,33 @@ impl Directory for StoreDirectory {
         self.meetings.handle(number)
     }
 
+    fn venue_credentials(
+        &self,
+        venue: &VenueId,
+    ) -> BoxFuture<'_, Option<(String, VenueCredentials)>> {
+        let name = venue.to_string();
+        let venue = venue.clone();
+        Box::pin(async move {
+            match self.store.venue_by_name(&name).await {
+                Ok(v) => v.map(|v| {
+                    (
+                        v.sip_user.clone(),
+                        VenueCredentials {
+                            venue,
+                            realm: v.digest.realm.clone(),
+                            ha1_md5: v.digest.md5.clone(),
+                            ha1_sha256: v.digest.sha256.clone(),
+                        },
+                    )
+                }),
+                Err(e) => {
+                    warn!(error = %e, "store lookup of a venue failed");
+                    None
+                }
+            }
+        })
+    }
+
     fn contact_uri(&self, venue: &VenueId) -> BoxFuture<'_, Option<String>> {
         let name = venue.to_string();
         Box::pin(async move {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use dais_conference::{ConferenceEvent, DropReason, LegEvent, MeetingState, VenueId};
 use dais_net::meeting::{MeetingEvent, MeetingHandle};
-use dais_sip::digest::DigestCredentials;
+use dais_sip::digest::{DigestAlgorithm, DigestChallenge, DigestCredentials};
 use dais_sip::offer_answer::{Capabilities, build_offer, negotiate};
 use dais_sip::{CallId, Contacts, DialTarget, EndReason, NameAddr, SipEvent, Uri};
 use tokio::sync::broadcast::error::RecvError;
@@ -60,6 +60,8 @@ pub(crate) struct CallCtx {
     ending: bool,
     /// The meeting's media address we announced (re-INVITEs are answered with it).
     media: Option<SocketAddr>,
+    /// Dial-out: the Request-URI (the digest `uri` of an answer to a challenge).
+    target_uri: Option<String>,
     _echo: Option<EchoGuard>,
 }
 
@@ -269,6 +271,32 @@ impl Worker {
                 }
             }
             SipEvent::CallEnded { call, reason } => self.ended(call, reason),
+            SipEvent::AuthChallenge {
+                call,
+                status,
+                challenges,
+            } => {
+                let venue = self
+                    .calls
+                    .get(&call)
+                    .filter(|c| !c.ending)
+                    .and_then(|c| c.venue.clone());
+                let Some(venue) = venue else {
+                    self.core.abandon_call(call, status);
+                    return;
+                };
+                let dir = self.dir.clone();
+                let cmd = self.cmd.clone();
+                tokio::spawn(async move {
+                    let found = dir.venue_credentials(&venue).await;
+                    let _ = cmd.send(Cmd::DialAuth {
+                        call,
+                        status,
+                        challenges,
+                        found,
+                    });
+                });
+            }
             SipEvent::InfoReceived {
                 call,
                 content_type,
@@ -393,6 +421,7 @@ impl Worker {
                 },
                 ending: false,
                 media: None,
+                target_uri: None,
                 _echo: None,
             },
         );
@@ -437,6 +466,12 @@ impl Worker {
                     ctx.phase = Phase::Established;
                 }
             }
+            Cmd::DialAuth {
+                call,
+                status,
+                challenges,
+                found,
+            } => self.answer_dial_challenge(now, call, status, &challenges, found),
             Cmd::ReinviteApplied {
                 call,
                 answer,
@@ -733,6 +768,59 @@ impl Worker {
         });
     }
 
+    /// Answers a dial-out's digest challenge with the venue's credentials when the challenge
+    /// is in the venue's realm (its HA1 is realm-bound), SHA-256 preferred; otherwise the call
+    /// fails with the challenge's status.
+    fn answer_dial_challenge(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        challenges: &[String],
+        found: Option<(String, crate::directory::VenueCredentials)>,
+    ) {
+        let Some(uri) = self.calls.get(&call).and_then(|c| c.target_uri.clone()) else {
+            return self.core.abandon_call(call, status);
+        };
+        let Some((user, creds)) = found else {
+            info!(
+                ?call,
+                status, "dial-out challenged; no credentials for the venue"
+            );
+            return self.core.abandon_call(call, status);
+        };
+        let mut parsed: Vec<DigestChallenge> = challenges
+            .iter()
+            .filter_map(|c| DigestChallenge::parse(c))
+            .filter(|c| c.realm == creds.realm)
+            .collect();
+        parsed.sort_by_key(|c| c.algorithm() != Some(DigestAlgorithm::Sha256));
+        let cnonce = format!("{:016x}", self.session_id());
+        let answer = parsed.iter().find_map(|c| {
+            let ha1 = match c.algorithm()? {
+                DigestAlgorithm::Sha256 => &creds.ha1_sha256,
+                DigestAlgorithm::Md5 => &creds.ha1_md5,
+            };
+            c.answer(&user, ha1, "INVITE", &uri, &cnonce, 1)
+        });
+        match answer {
+            Some(value) => {
+                info!(?call, status, venue = %creds.venue, "dial-out challenged; answering");
+                if self
+                    .core
+                    .answer_challenge(now, call, status, &value)
+                    .is_err()
+                {
+                    self.core.abandon_call(call, status);
+                }
+            }
+            None => {
+                info!(?call, status, realm = %creds.realm, "dial-out challenged in a realm or algorithm we cannot answer");
+                self.core.abandon_call(call, status);
+            }
+        }
+    }
+
     /// The meeting and venue of a call that is its venue's current leg.
     fn current_leg_of(&self, call: CallId) -> Option<(String, VenueId)> {
         let ctx = self.calls.get(&call)?;
@@ -793,6 +881,7 @@ impl Worker {
                         phase: Phase::Dialing,
                         ending: false,
                         media: Some(media),
+                        target_uri: Some(target.uri.clone()),
                         _echo: None,
                     },
                 );

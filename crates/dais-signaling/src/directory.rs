@@ -44,4 +44,15 @@ pub trait Directory: Send + Sync + 'static {
     fn meeting(&self, number: &str) -> Option<MeetingHandle>;
     /// The configured contact URI of a venue (used for dial-out when it is not registered).
     fn contact_uri(&self, venue: &VenueId) -> BoxFuture<'_, Option<String>>;
+    /// A venue's SIP user and credentials, to answer its digest challenge when we dial it (a
+    /// cascaded MCU or an SBC that authenticates callers): the venue's one shared secret
+    /// serves both ways, so a challenge in the venue's realm can be answered from its HA1.
+    /// `None` (the default) leaves challenged dial-outs failing with 401/407.
+    fn venue_credentials(
+        &self,
+        venue: &VenueId,
+    ) -> BoxFuture<'_, Option<(String, VenueCredentials)>> {
+        let _ = venue;
+        Box::pin(async { None })
+    }
 }

@@ -108,6 +108,13 @@ pub(crate) enum Cmd {
         call: CallId,
         result: Result<LegId, String>,
     },
+    /// A challenged dial-out's venue credentials were looked up.
+    DialAuth {
+        call: CallId,
+        status: u16,
+        challenges: Vec<String>,
+        found: Option<(String, VenueCredentials)>,
+    },
     /// A re-INVITE's media was applied to the leg (or refused).
     ReinviteApplied {
         call: CallId,

@@ -141,3 +141,75 @@ async fn dial_out_to_sipp_uas_and_redial_after_it_hangs_up() {
     h.shutdown().await;
     svc.shutdown().await;
 }
+
+/// Runs the challenging sipp UAS for one call and dials it; returns whether sipp saw a
+/// successful call, and how many calls the service reported answered.
+async fn dial_challenging_uas(
+    number: &str,
+    venue_password: &str,
+    uas_password: &str,
+) -> (bool, String) {
+    let dir = Arc::new(TestDir::default());
+    dir.add_venue("room", venue_password);
+    let svc = start_service(&dir).await;
+    let uas_port = free_port();
+    let venue: VenueId = "room".parse().unwrap();
+    dir.contacts
+        .lock()
+        .unwrap()
+        .insert(venue.clone(), format!("sip:room@127.0.0.1:{uas_port}"));
+    let d = sipp_dir(&[]);
+    let args = vec![
+        "-sf".into(),
+        scenario("uas_auth.xml").display().to_string(),
+        "-key".into(),
+        "user".into(),
+        "room".into(),
+        "-key".into(),
+        "password".into(),
+        uas_password.into(),
+        "-m".into(),
+        "1".into(),
+        "-p".into(),
+        uas_port.to_string(),
+        "-mp".into(),
+        free_port().to_string(),
+    ];
+    let path = d.path().to_path_buf();
+    let run = tokio::spawn(async move { sipp(&path, args).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let h = start_meeting(
+        &dir,
+        number,
+        "hq",
+        &["room".into()],
+        svc.dialer(),
+        RedialPolicy::default(),
+    )
+    .await;
+    h.command(
+        Actor::new("admin", Role::ItCentre),
+        ChairCommand::Dial { venue },
+    )
+    .await
+    .unwrap();
+    let run = run.await.unwrap();
+    h.shutdown().await;
+    svc.shutdown().await;
+    (
+        run.status.success() && stat(&run, "SuccessfulCall(C)") == Some(1),
+        format!("{}\n{}", run.stdout, run.stderr),
+    )
+}
+
+/// A callee that authenticates its caller: our dial-out answers its 401 with the venue's own
+/// credentials (sipp's `verifyauth` checks the MD5 qop=auth answer), and is refused when the
+/// secrets differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dial_out_answers_the_callee_digest_challenge() {
+    init_tracing();
+    let (ok, log) = dial_challenging_uas("8310", "shared-secret", "shared-secret").await;
+    assert!(ok, "sipp UAS refused our credentials:\n{log}");
+    let (ok, _) = dial_challenging_uas("8311", "shared-secret", "another-secret").await;
+    assert!(!ok, "a wrong secret must not pass sipp's verifyauth");
+}

@@ -180,6 +180,114 @@ impl DigestCredentials {
     }
 }
 
+/// A parsed `WWW-Authenticate` / `Proxy-Authenticate: Digest ...` value: what a UAS or proxy
+/// asks of us when we dial out (RFC 3261 §22.2, RFC 8760).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestChallenge {
+    /// `realm`.
+    pub realm: String,
+    /// `nonce`.
+    pub nonce: String,
+    /// `algorithm`; `None` means MD5.
+    pub algorithm: Option<String>,
+    /// The `qop` options offered (comma-separated in the header), lower-cased.
+    pub qop: Vec<String>,
+    /// `opaque`, returned unchanged.
+    pub opaque: Option<String>,
+    /// `stale=true`: the old nonce expired, the password was right.
+    pub stale: bool,
+}
+
+impl DigestChallenge {
+    /// Parse a challenge value. `None` if the scheme is not Digest or realm or nonce is
+    /// missing.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        let (scheme, rest) = value.trim().split_once(char::is_whitespace)?;
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return None;
+        }
+        let params = parse_params(rest)?;
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        Some(Self {
+            realm: get("realm")?,
+            nonce: get("nonce")?,
+            algorithm: get("algorithm"),
+            qop: get("qop")
+                .map(|q| {
+                    q.split(',')
+                        .map(|o| o.trim().to_ascii_lowercase())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            opaque: get("opaque"),
+            stale: get("stale").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    /// The algorithm asked for, if we support it.
+    #[must_use]
+    pub fn algorithm(&self) -> Option<DigestAlgorithm> {
+        match self.algorithm.as_deref() {
+            None => Some(DigestAlgorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("MD5") => Some(DigestAlgorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Some(DigestAlgorithm::Sha256),
+            Some(_) => None,
+        }
+    }
+
+    /// The `Authorization` value answering this challenge for `method` on `uri`, from the
+    /// user's `ha1` for the challenge's algorithm and realm. `qop=auth` when offered (with
+    /// `cnonce` and `nc`), the RFC 2069 form otherwise. `None` when the algorithm is not one
+    /// we support or only `auth-int` is offered.
+    #[must_use]
+    pub fn answer(
+        &self,
+        username: &str,
+        ha1: &str,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+        nc: u32,
+    ) -> Option<String> {
+        let alg = self.algorithm()?;
+        let qop = if self.qop.is_empty() {
+            None
+        } else if self.qop.iter().any(|q| q == "auth") {
+            Some("auth".to_owned())
+        } else {
+            return None;
+        };
+        let creds = DigestCredentials {
+            username: username.to_owned(),
+            realm: self.realm.clone(),
+            nonce: self.nonce.clone(),
+            uri: uri.to_owned(),
+            response: String::new(),
+            algorithm: self.algorithm.clone(),
+            cnonce: qop.as_ref().map(|_| cnonce.to_owned()),
+            nc: qop.as_ref().map(|_| format!("{nc:08x}")),
+            qop: qop.clone(),
+            opaque: self.opaque.clone(),
+        };
+        let response = expected_response(alg, ha1, method, &creds);
+        let mut v = format!(
+            "Digest username=\"{username}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", response=\"{response}\", algorithm={}",
+            self.realm,
+            self.nonce,
+            alg.token()
+        );
+        if let (Some(q), Some(nc), Some(c)) = (&creds.qop, &creds.nc, &creds.cnonce) {
+            v.push_str(&format!(", qop={q}, nc={nc}, cnonce=\"{c}\""));
+        }
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque=\"{o}\""));
+        }
+        Some(v)
+    }
+}
+
 /// `H(username:realm:password)`.
 #[must_use]
 pub fn ha1(alg: DigestAlgorithm, username: &str, realm: &str, password: &str) -> String {

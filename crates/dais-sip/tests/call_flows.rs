@@ -740,3 +740,111 @@ fn invite_without_sdp_gets_the_offer_in_the_200_and_the_ack_answers() {
     assert_eq!(*c, call);
     assert_eq!(a.as_ref(), answer.as_bytes());
 }
+
+/// A callee that challenges our INVITE (a cascaded MCU, an SBC): the challenge is reported,
+/// answered with a new INVITE (same dialog identifiers, next CSeq, new branch, Authorization),
+/// the 200 is ACKed with that CSeq. A second challenge means the credentials were refused.
+#[test]
+fn dial_out_answers_a_digest_challenge_once() {
+    use dais_sip::digest::{DigestChallenge, ha1};
+    let t0 = Instant::now();
+    let mut sip = core();
+    let call = sip.invite(t0, &target(), "mcu", None).unwrap();
+    let inv = request(&sent(&mut sip), Method::Invite);
+    let mut chal = inv.make_response(401, Some("u1"));
+    chal.headers.push(
+        "WWW-Authenticate",
+        "Digest realm=\"dais\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"",
+    );
+    let chal = SipMessage::Response(chal).to_bytes();
+    sip.handle_datagram(t0, Transport::Udp, target().dest, &chal);
+    let ack = request(&sent(&mut sip), Method::Ack);
+    assert_eq!(ack.headers.cseq().unwrap().seq, 1, "the 401 is ACKed");
+    let ev = events(&mut sip);
+    let [
+        SipEvent::AuthChallenge {
+            call: c,
+            status: 401,
+            challenges,
+        },
+    ] = ev.as_slice()
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(*c, call);
+    let ch = DigestChallenge::parse(&challenges[0]).unwrap();
+    let h = ha1(DigestAlgorithm::Md5, "mcu", "dais", "pw");
+    let value = ch
+        .answer("mcu", &h, "INVITE", &target().uri, "cn", 1)
+        .unwrap();
+    sip.answer_challenge(t0, call, 401, &value).unwrap();
+    let again = request(&sent(&mut sip), Method::Invite);
+    assert_eq!(again.headers.cseq().unwrap().seq, 2);
+    assert_eq!(
+        again.headers.call_id().unwrap(),
+        inv.headers.call_id().unwrap()
+    );
+    assert_eq!(
+        again.headers.from().unwrap().tag,
+        inv.headers.from().unwrap().tag
+    );
+    assert_ne!(
+        again.headers.top_via().unwrap().branch,
+        inv.headers.top_via().unwrap().branch
+    );
+    let creds = DigestCredentials::parse(&again.headers.authorization().next().unwrap()).unwrap();
+    assert_eq!(
+        creds.response,
+        dais_sip::digest::expected_response(DigestAlgorithm::Md5, &h, "INVITE", &creds)
+    );
+    assert!(
+        sip.answer_challenge(t0, call, 401, &value).is_err(),
+        "one answer per call"
+    );
+    let ok = SipMessage::Response(again.make_response(200, Some("u1"))).to_bytes();
+    sip.handle_datagram(t0, Transport::Udp, target().dest, &ok);
+    let ack = request(&sent(&mut sip), Method::Ack);
+    assert_eq!(
+        ack.headers.cseq().unwrap().seq,
+        2,
+        "the ACK repeats the INVITE's CSeq"
+    );
+    assert!(
+        matches!(events(&mut sip).as_slice(), [SipEvent::Answered { call: c, .. }] if *c == call)
+    );
+
+    // Another call: challenged twice → failed with the status.
+    let call = sip.invite(t0, &target(), "mcu", None).unwrap();
+    let inv = request(&sent(&mut sip), Method::Invite);
+    let mut chal = inv.make_response(407, Some("p1"));
+    chal.headers
+        .push("Proxy-Authenticate", "Digest realm=\"dais\", nonce=\"n2\"");
+    sip.handle_datagram(
+        t0,
+        Transport::Udp,
+        target().dest,
+        &SipMessage::Response(chal).to_bytes(),
+    );
+    let _ = sent(&mut sip);
+    assert!(matches!(
+        events(&mut sip).as_slice(),
+        [SipEvent::AuthChallenge { status: 407, .. }]
+    ));
+    sip.answer_challenge(t0, call, 407, "Digest username=\"mcu\"")
+        .unwrap();
+    let again = request(&sent(&mut sip), Method::Invite);
+    assert!(again.headers.get("Proxy-Authorization").is_some());
+    let mut chal = again.make_response(407, Some("p1"));
+    chal.headers
+        .push("Proxy-Authenticate", "Digest realm=\"dais\", nonce=\"n3\"");
+    sip.handle_datagram(
+        t0,
+        Transport::Udp,
+        target().dest,
+        &SipMessage::Response(chal).to_bytes(),
+    );
+    assert!(matches!(
+        events(&mut sip).as_slice(),
+        [SipEvent::Failed { call: c, status: 407, .. }] if *c == call
+    ));
+}

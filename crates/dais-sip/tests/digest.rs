@@ -220,3 +220,76 @@ fn clients_sharing_a_nonce_each_have_their_own_count() {
         DigestOutcome::WrongResponse
     );
 }
+
+/// Dial-out: a callee's challenge is answered, and our own server (the same rules any
+/// RFC 8760 UAS applies) accepts the answer, for both algorithms.
+#[test]
+fn client_answers_a_challenge_the_server_accepts() {
+    use dais_sip::digest::DigestChallenge;
+    let t0 = Instant::now();
+    let mut s = DigestServer::new("dais", b"k", t0, Duration::from_secs(300));
+    for (i, value) in s.challenge(t0, false).into_iter().enumerate() {
+        let ch = DigestChallenge::parse(&value).unwrap();
+        let alg = ch.algorithm().unwrap();
+        assert_eq!(ch.qop, vec!["auth".to_owned()]);
+        let h = ha1(alg, "venue7", "dais", "pw");
+        let header = ch
+            .answer(
+                "venue7",
+                &h,
+                "INVITE",
+                "sip:room@10.0.0.9",
+                &format!("c{i}"),
+                1,
+            )
+            .unwrap();
+        let creds = DigestCredentials::parse(&header).unwrap();
+        assert_eq!(creds.algorithm(), Some(alg));
+        assert_eq!(
+            s.verify_ha1(t0, "INVITE", &creds, &h),
+            DigestOutcome::Valid,
+            "{header}"
+        );
+        // The wrong password's answer is refused.
+        let bad = ha1(alg, "venue7", "dais", "nope");
+        let header = ch
+            .answer("venue7", &bad, "INVITE", "sip:room@10.0.0.9", "x", 1)
+            .unwrap();
+        let creds = DigestCredentials::parse(&header).unwrap();
+        assert_eq!(
+            s.verify_ha1(t0, "INVITE", &creds, &h),
+            DigestOutcome::WrongResponse
+        );
+    }
+}
+
+#[test]
+fn challenge_parsing_and_the_rfc2069_form() {
+    use dais_sip::digest::DigestChallenge;
+    let ch = DigestChallenge::parse(
+        "Digest realm=\"biloxi.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", \
+         opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", stale=TRUE",
+    )
+    .unwrap();
+    assert!(ch.stale && ch.qop.is_empty());
+    assert_eq!(ch.algorithm(), Some(DigestAlgorithm::Md5));
+    let h = ha1(DigestAlgorithm::Md5, "bob", "biloxi.com", "zanzibar");
+    let header = ch
+        .answer("bob", &h, "INVITE", "sip:bob@biloxi.com", "unused", 1)
+        .unwrap();
+    assert!(!header.contains("qop"), "{header}");
+    assert!(header.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
+    let creds = DigestCredentials::parse(&header).unwrap();
+    assert_eq!(
+        creds.response,
+        expected_response(DigestAlgorithm::Md5, &h, "INVITE", &creds)
+    );
+    // Refused: another scheme, missing nonce, unknown algorithm, auth-int only.
+    assert!(DigestChallenge::parse("Basic realm=\"x\"").is_none());
+    assert!(DigestChallenge::parse("Digest realm=\"x\"").is_none());
+    let odd =
+        DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-512-256").unwrap();
+    assert!(odd.answer("u", "h", "INVITE", "sip:x", "c", 1).is_none());
+    let int = DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", qop=\"auth-int\"").unwrap();
+    assert!(int.answer("u", "h", "INVITE", "sip:x", "c", 1).is_none());
+}

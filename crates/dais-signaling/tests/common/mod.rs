@@ -53,6 +53,20 @@ impl Directory for TestDir {
         let c = self.contacts.lock().unwrap().get(venue).cloned();
         Box::pin(async move { c })
     }
+    fn venue_credentials(
+        &self,
+        venue: &VenueId,
+    ) -> BoxFuture<'_, Option<(String, VenueCredentials)>> {
+        // Test venues' SIP users are their ids.
+        let c = self
+            .creds
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, c)| c.venue == *venue)
+            .map(|(u, c)| (u.clone(), c.clone()));
+        Box::pin(async move { c })
+    }
 }
 
 pub fn service_config() -> ServiceConfig {

@@ -414,6 +414,9 @@ impl SipCore {
                 ack: None,
                 session: session.map(|s| (Duration::from_secs(u64::from(s.seconds)), now)),
                 peer_timer,
+                invite: None,
+                invite_cseq: 0,
+                auth_tried: false,
             },
         );
         self.dialogs.insert((call_id, local_tag), id);

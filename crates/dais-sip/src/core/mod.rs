@@ -158,6 +158,17 @@ pub enum SipEvent {
         /// Retry-After, if given.
         retry_after: Option<u32>,
     },
+    /// Dial-out: the callee (401) or a proxy (407) asks for credentials. Answer with
+    /// [`SipCore::answer_challenge`] or give up with [`SipCore::abandon_call`]; the call waits
+    /// (only the first challenge of a call is reported, a second one fails it).
+    AuthChallenge {
+        /// The call.
+        call: CallId,
+        /// 401 or 407.
+        status: u16,
+        /// The `WWW-Authenticate` (401) or `Proxy-Authenticate` (407) values.
+        challenges: Vec<String>,
+    },
     /// An established call ended.
     CallEnded {
         /// The call.
@@ -306,6 +317,12 @@ pub(crate) struct Call {
     session: Option<(Duration, Instant)>,
     /// Whether the peer offered RFC 4028 support.
     peer_timer: bool,
+    /// Dial-out: our INVITE as first sent (resent with credentials after a 401/407).
+    invite: Option<Request>,
+    /// Dial-out: the CSeq number of the INVITE that the ACK must repeat.
+    invite_cseq: u32,
+    /// Dial-out: a challenge was answered already (a second one fails the call).
+    auth_tried: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

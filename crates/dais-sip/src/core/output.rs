@@ -616,6 +616,9 @@ impl SipCore {
                 ack: None,
                 session: None,
                 peer_timer: false,
+                invite: Some(r.clone()),
+                invite_cseq: 1,
+                auth_tried: false,
             },
         );
         self.dialogs.insert((call_id, tag), id);
@@ -628,6 +631,61 @@ impl SipCore {
             Purpose::Invite,
         );
         Ok(id)
+    }
+
+    /// Dial-out: resend the INVITE of `call` with credentials answering its
+    /// [`SipEvent::AuthChallenge`] (`value` from `DigestChallenge::answer`): same Call-ID and
+    /// tag, next CSeq, new branch (RFC 3261 §22.2). The header is `Authorization` after a 401,
+    /// `Proxy-Authorization` after a 407.
+    ///
+    /// # Errors
+    /// [`CallerError::UnknownCall`] when the call is gone or was not challenged.
+    pub fn answer_challenge(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        value: &str,
+    ) -> Result<(), SipError> {
+        let branch = format!("z9hG4bK{}", self.rand_hex());
+        let (host, port) = (self.cfg.local_host.clone(), self.cfg.local_port);
+        let c = self
+            .calls
+            .get_mut(&call)
+            .filter(|c| c.state == CallState::Calling && !c.auth_tried)
+            .ok_or(CallerError::UnknownCall(call.0))?;
+        let mut req = c.invite.clone().ok_or(CallerError::UnknownCall(call.0))?;
+        c.auth_tried = true;
+        c.invite_cseq += 1;
+        c.local_cseq = c.invite_cseq;
+        c.client_branch = Some(branch.clone());
+        let (t, d, cseq) = (c.transport, c.peer, c.invite_cseq);
+        req.headers.set(
+            "Via",
+            format!("SIP/2.0/{} {host}:{port};branch={branch};rport", t.token()),
+        );
+        req.headers.set("CSeq", format!("{cseq} INVITE"));
+        let name = if status == 407 {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        };
+        req.headers.push(name, value.to_owned());
+        self.start_client(now, req, t, d, Some(call), Purpose::Invite);
+        Ok(())
+    }
+
+    /// Dial-out: give up a challenged call (no credentials for it): reported as
+    /// [`SipEvent::Failed`] with `status`.
+    pub fn abandon_call(&mut self, call: CallId, status: u16) {
+        if self.calls.contains_key(&call) {
+            self.forget_call(call);
+            self.events.push_back(SipEvent::Failed {
+                call,
+                status,
+                retry_after: None,
+            });
+        }
     }
 
     /// ACK for a non-2xx final, same branch as the INVITE (§17.1.1.3).
@@ -674,6 +732,32 @@ impl SipCore {
             Purpose::Invite if (200..300).contains(&resp.status) => {
                 self.answered(now, id, resp);
             }
+            Purpose::Invite if matches!(resp.status, 401 | 407) => {
+                let first = self
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| !c.auth_tried && c.state == CallState::Calling);
+                let name = if resp.status == 401 {
+                    "WWW-Authenticate"
+                } else {
+                    "Proxy-Authenticate"
+                };
+                let challenges: Vec<String> = resp
+                    .headers
+                    .get_all(name)
+                    .map(|h| h.value_str().into_owned())
+                    .collect();
+                if first && !challenges.is_empty() {
+                    self.events.push_back(SipEvent::AuthChallenge {
+                        call: id,
+                        status: resp.status,
+                        challenges,
+                    });
+                } else {
+                    // A second challenge means the credentials were refused.
+                    self.abandon_call(id, resp.status);
+                }
+            }
             Purpose::Invite => {
                 self.forget_call(id);
                 self.events.push_back(SipEvent::Failed {
@@ -719,12 +803,14 @@ impl SipCore {
             c.session = Some((interval, now + interval));
         }
         let session_at = c.session.map(|(_, at)| at);
-        // The ACK reuses the INVITE's CSeq number (§13.2.2.4); ours is always 1.
+        // The ACK reuses the INVITE's CSeq number (§13.2.2.4): 1, or 2 after a challenge.
+        let invite_cseq = c.invite_cseq;
+        c.invite = None;
         let ack = self.dialog_request(id, Method::Ack).ok();
         if let Some((mut ack, t, d)) = ack {
-            ack.headers.set("CSeq", "1 ACK");
+            ack.headers.set("CSeq", format!("{invite_cseq} ACK"));
             if let Some(c) = self.calls.get_mut(&id) {
-                c.local_cseq = 1;
+                c.local_cseq = invite_cseq;
             }
             let bytes = SipMessage::Request(ack).to_bytes();
             if let Some(c) = self.calls.get_mut(&id) {
