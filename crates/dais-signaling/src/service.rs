@@ -139,6 +139,9 @@ pub(crate) enum Cmd {
     TcpClosed {
         peer: SocketAddr,
     },
+    TcpConnectFailed {
+        peer: SocketAddr,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -456,6 +459,8 @@ impl Worker {
                 self.tcp.remove(&peer);
                 self.core.connection_closed(peer);
             }
+            // Requests that went to TCP only for their size go again over UDP.
+            Cmd::TcpConnectFailed { peer } => self.core.connection_failed(now, peer),
             Cmd::Shutdown { done } => self.begin_shutdown(now, done),
             other => self.on_call_cmd(now, other),
         }
@@ -515,7 +520,10 @@ impl Worker {
                         connection(stream, dest, cmd).await;
                     }
                 }
-                Err(e) => debug!(%dest, error = %e, "SIP TCP connect failed"),
+                Err(e) => {
+                    debug!(%dest, error = %e, "SIP TCP connect failed");
+                    let _ = cmd.send(Cmd::TcpConnectFailed { peer: dest });
+                }
             }
         });
     }

@@ -848,3 +848,60 @@ fn dial_out_answers_a_digest_challenge_once() {
         [SipEvent::Failed { call: c, status: 407, .. }] if *c == call
     ));
 }
+
+/// RFC 3261 §18.1.1: an INVITE over 1300 bytes goes over TCP even to a UDP target; when the
+/// TCP connection cannot be made it is sent again over UDP (new branch), and the call goes on.
+#[test]
+fn a_large_invite_goes_over_tcp_and_falls_back_to_udp() {
+    let t0 = Instant::now();
+    let mut sip = core();
+    let mut big = String::from(SDP);
+    for i in 0..40 {
+        big.push_str(&format!("a=x-filler-{i}:0123456789abcdef\r\n"));
+    }
+    assert!(big.len() > 1300);
+    let call = sip
+        .invite(t0, &target(), "mcu", Some(Bytes::from(big.clone())))
+        .unwrap();
+    let first = sip.poll_transmit().unwrap();
+    assert_eq!(first.transport, Transport::Tcp);
+    let inv = match parse(&first.bytes).unwrap() {
+        SipMessage::Request(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(inv.headers.top_via().unwrap().transport, "TCP");
+
+    // A small request to the same target stays on UDP.
+    let _small = sip.invite(t0, &target(), "mcu", None).unwrap();
+    assert_eq!(sip.poll_transmit().unwrap().transport, Transport::Udp);
+
+    sip.connection_failed(t0, target().dest);
+    let again = sip.poll_transmit().unwrap();
+    assert_eq!(again.transport, Transport::Udp);
+    assert!(
+        sip.poll_transmit().is_none(),
+        "only the large INVITE is resent"
+    );
+    let retry = match parse(&again.bytes).unwrap() {
+        SipMessage::Request(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let via = retry.headers.top_via().unwrap();
+    assert_eq!(via.transport, "UDP");
+    assert_ne!(via.branch, inv.headers.top_via().unwrap().branch);
+    assert_eq!(retry.body, big.as_bytes());
+    // The UDP retry retransmits like any UDP INVITE, and its answer completes the call.
+    sip.handle_timeout(t0 + Duration::from_millis(500));
+    assert!(
+        sent(&mut sip)
+            .iter()
+            .any(|m| matches!(m, SipMessage::Request(r) if r.method == Method::Invite))
+    );
+    let ok = SipMessage::Response(retry.make_response(200, Some("u9"))).to_bytes();
+    sip.handle_datagram(t0, Transport::Udp, target().dest, &ok);
+    assert!(
+        events(&mut sip)
+            .iter()
+            .any(|e| matches!(e, SipEvent::Answered { call: c, .. } if *c == call))
+    );
+}

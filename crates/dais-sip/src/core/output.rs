@@ -7,6 +7,9 @@ use bytes::Bytes;
 
 use super::*;
 
+/// Above this size a request is not sent over UDP (RFC 3261 §18.1.1, path MTU unknown).
+const MAX_UDP_REQUEST: usize = 1300;
+
 impl SipCore {
     pub(crate) fn fresh_id(&mut self) -> u64 {
         let id = self.next_id;
@@ -419,12 +422,31 @@ impl SipCore {
     fn start_client(
         &mut self,
         now: Instant,
-        req: Request,
-        transport: Transport,
+        mut req: Request,
+        mut transport: Transport,
         dest: SocketAddr,
         call: Option<CallId>,
         purpose: Purpose,
     ) {
+        // RFC 3261 §18.1.1: a request larger than 1300 bytes (path MTU unknown) goes over a
+        // congestion-controlled transport. An INVITE with our full offer and credentials
+        // crosses it.
+        let mut udp_fallback = false;
+        if transport == Transport::Udp
+            && SipMessage::Request(req.clone()).to_bytes().len() > MAX_UDP_REQUEST
+        {
+            if let Some(via) = req.headers.text("Via").map(|v| v.into_owned()) {
+                req.headers
+                    .set("Via", via.replacen("SIP/2.0/UDP", "SIP/2.0/TCP", 1));
+            }
+            transport = Transport::Tcp;
+            udp_fallback = true;
+            if purpose == Purpose::Invite
+                && let Some(c) = call.and_then(|id| self.calls.get_mut(&id))
+            {
+                c.transport = Transport::Tcp;
+            }
+        }
         let branch = req
             .headers
             .top_via()
@@ -447,6 +469,7 @@ impl SipCore {
             call,
             purpose,
             ack: None,
+            udp_fallback,
         };
         if let Some(d) = tx.deadline() {
             self.arm(d, TimerRef::Client(key.0.clone(), key.1.clone()));
@@ -673,6 +696,60 @@ impl SipCore {
         req.headers.push(name, value.to_owned());
         self.start_client(now, req, t, d, Some(call), Purpose::Invite);
         Ok(())
+    }
+
+    /// The service could not open a TCP connection to `peer`. Requests that went to TCP only
+    /// because of their size are sent again over UDP (RFC 3261 §18.1.1), with a new branch;
+    /// the others time out as usual.
+    pub fn connection_failed(&mut self, now: Instant, peer: SocketAddr) {
+        let keys: Vec<(String, String)> = self
+            .client_txs
+            .iter()
+            .filter(|(_, t)| {
+                t.dest == peer && t.udp_fallback && matches!(t.state, ClientState::Trying { .. })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let Some(tx) = self.client_txs.remove(&key) else {
+                continue;
+            };
+            let mut req = tx.request;
+            let branch = format!("z9hG4bK{}", self.rand_hex());
+            let (host, port) = (self.cfg.local_host.clone(), self.cfg.local_port);
+            req.headers.set(
+                "Via",
+                format!("SIP/2.0/UDP {host}:{port};branch={branch};rport"),
+            );
+            if tx.purpose == Purpose::Invite
+                && let Some(c) = tx.call.and_then(|id| self.calls.get_mut(&id))
+            {
+                c.transport = Transport::Udp;
+                c.client_branch = Some(branch.clone());
+            }
+            let bytes = SipMessage::Request(req.clone()).to_bytes();
+            let t1 = self.cfg.timers.t1;
+            let retry = ClientTx {
+                request: req,
+                bytes: bytes.clone(),
+                transport: Transport::Udp,
+                dest: peer,
+                state: ClientState::Trying {
+                    retransmit_at: Some(now + t1),
+                    interval: t1,
+                    timeout_at: now + self.cfg.timers.timeout(),
+                },
+                call: tx.call,
+                purpose: tx.purpose,
+                ack: None,
+                udp_fallback: false,
+            };
+            if let Some(d) = retry.deadline() {
+                self.arm(d, TimerRef::Client(branch.clone(), key.1.clone()));
+            }
+            self.client_txs.insert((branch, key.1), retry);
+            self.send(Transport::Udp, peer, bytes);
+        }
     }
 
     /// Dial-out: give up a challenged call (no credentials for it): reported as

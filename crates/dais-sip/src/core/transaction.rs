@@ -133,6 +133,9 @@ pub(crate) struct ClientTx {
     pub call: Option<CallId>,
     pub purpose: Purpose,
     pub ack: Option<Bytes>,
+    /// Sent over TCP only because it was too large for UDP (RFC 3261 §18.1.1): retried over
+    /// UDP if the connection cannot be made.
+    pub udp_fallback: bool,
 }
 
 impl ClientTx {
