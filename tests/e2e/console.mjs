@@ -110,6 +110,14 @@ await page.waitForSelector('#login-error:not(:empty)');
 await page.fill('#login-password', ADMIN_PW);
 await page.click('#login-submit');
 await page.waitForSelector(`#meeting-list tr[data-meeting="${MEETING}"]`);
+// The translation table: every language has every label.
+const missing = await page.evaluate(async () => {
+  const { _table } = await import('/console/i18n.js');
+  const langs = Object.keys(_table);
+  const all = new Set(langs.flatMap((l) => Object.keys(_table[l])));
+  return langs.flatMap((l) => [...all].filter((k) => !(k in _table[l])).map((k) => `${l}:${k}`));
+});
+check(missing.length === 0, `labels missing from a language: ${missing.join(', ')}`);
 // The rest in English, the other language of the table.
 await page.click('#lang');
 await page.waitForSelector('#meeting-list');

@@ -124,6 +124,27 @@ const TABLE = {
     'help.close': 'Close',
     'wall.ended': 'This meeting has ended.',
     'wall.back': '← Meetings',
+    'cmd.broadcast': 'Broadcast',
+    'cmd.view': 'View',
+    'cmd.stop_view': 'Stop view',
+    'cmd.return_to_main': 'Back to main',
+    'cmd.roll_call': 'Roll call',
+    'cmd.roll_call_next': 'Next roll call',
+    'cmd.end_roll_call': 'End roll call',
+    'cmd.start_polling': 'Start polling',
+    'cmd.pause_polling': 'Pause polling',
+    'cmd.resume_polling': 'Resume polling',
+    'cmd.stop_polling': 'Stop polling',
+    'cmd.set_voice_activation': 'Voice switching',
+    'cmd.mute': 'Mute',
+    'cmd.unmute': 'Unmute',
+    'cmd.mute_all_but_main': 'Mute all but main',
+    'cmd.lock': 'Lock',
+    'cmd.unlock': 'Unlock',
+    'cmd.hang_up': 'Hang up',
+    'cmd.redial': 'Redial',
+    'cmd.end_meeting': 'End meeting',
+    'log.auto': '{feed} → {venue}',
   },
   zh: {
     'app.title': 'Dais 会议操作台',
@@ -247,6 +268,27 @@ const TABLE = {
     'help.close': '关闭',
     'wall.ended': '本次会议已结束。',
     'wall.back': '← 会议列表',
+    'cmd.broadcast': '广播',
+    'cmd.view': '观看',
+    'cmd.stop_view': '停止观看',
+    'cmd.return_to_main': '回到主会场',
+    'cmd.roll_call': '点名',
+    'cmd.roll_call_next': '点名下一个',
+    'cmd.end_roll_call': '结束点名',
+    'cmd.start_polling': '开始轮询',
+    'cmd.pause_polling': '暂停轮询',
+    'cmd.resume_polling': '继续轮询',
+    'cmd.stop_polling': '停止轮询',
+    'cmd.set_voice_activation': '语音激励',
+    'cmd.mute': '静音',
+    'cmd.unmute': '取消静音',
+    'cmd.mute_all_but_main': '除主会场外全部静音',
+    'cmd.lock': '锁定会议',
+    'cmd.unlock': '解除锁定',
+    'cmd.hang_up': '挂断',
+    'cmd.redial': '重拨',
+    'cmd.end_meeting': '结束会议',
+    'log.auto': '{feed} → {venue}',
   },
 };
 
@@ -279,6 +321,13 @@ export function t(key, vars = {}) {
   const l = lang();
   const s = TABLE[l][key] ?? TABLE.en[key] ?? key;
   return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
+}
+
+/** A chair command's label (its wire name when the table has none). */
+export function commandLabel(name) {
+  const k = `cmd.${name}`;
+  const s = t(k);
+  return s === k ? name : s;
 }
 
 /** For the consistency test: every language has the same keys. */

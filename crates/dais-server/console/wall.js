@@ -6,7 +6,7 @@
 
 import { api, ApiError, events, operator } from './api.js';
 import { h, toast } from './dom.js';
-import { t } from './i18n.js';
+import { commandLabel, t } from './i18n.js';
 
 const SNAPSHOT_EVERY_MS = 5000; // mute and lock changes have no event yet: a slow refresh
 const LOG_MAX = 40;
@@ -185,7 +185,7 @@ export class Wall {
       entry.forced = ev.forced;
     } else {
       // A switch nobody here asked for: polling, voice activation, a fallback, another operator.
-      this.pushLog({ cmd: `${ev.feed} →`, venue: ev.venue, latency: ev.latency_ms, forced: ev.forced, auto: true });
+      this.pushLog({ cmd: ev.feed, venue: ev.venue, latency: ev.latency_ms, forced: ev.forced, auto: true });
     }
     this.updateStatus();
     this.renderLog();
@@ -588,7 +588,11 @@ export class Wall {
     if (!this.logEl) return;
     this.logEl.replaceChildren(
       ...this.log.map((e) => {
-        const parts = [h('span', { class: 'what' }, t('log.sent', { cmd: e.cmd, venue: e.venue ? this.name(e.venue) : '' }))];
+        const venue = e.venue ? this.name(e.venue) : '';
+        const what = e.auto
+          ? t('log.auto', { feed: t(`feed.${e.cmd}`), venue })
+          : t('log.sent', { cmd: commandLabel(e.cmd), venue });
+        const parts = [h('span', { class: 'what' }, what)];
         if (e.state === 'refused') parts.push(h('span', { class: 'refused' }, t('log.refused', { msg: e.msg })));
         if (e.rtt != null) parts.push(h('span', { class: 'rtt' }, t('log.ok', { ms: e.rtt.toFixed(0) })));
         if (e.latency != null)

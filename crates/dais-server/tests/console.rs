@@ -65,7 +65,11 @@ fn serve(lang: Language) -> Running {
 
 fn assert_hardened(path: &str, r: &api_common::Resp) {
     assert_eq!(r.header("content-security-policy"), Some(CSP), "{path}");
-    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{path}"
+    );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{path}");
     assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
 }
@@ -94,7 +98,10 @@ fn every_asset_is_served_with_its_content_type_and_the_csp() {
             "{path}"
         );
         assert_hardened(path, &r);
-        assert!(r.body.contains("<script type=\"module\" src=\"/console/app.js\">"));
+        assert!(
+            r.body
+                .contains("<script type=\"module\" src=\"/console/app.js\">")
+        );
     }
     // The CSP allows only this origin, no inline code, no framing.
     for must in [
