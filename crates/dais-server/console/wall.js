@@ -326,6 +326,10 @@ export class Wall {
       command: this.leg(id)?.muted ? 'unmute' : 'mute',
       venue: id,
     }));
+    // A venue that was never called, or was hung up on purpose, is dialled; a dropped one redialled.
+    const dialable = () => ['idle', 'hung_up', 'failed'].includes(this.leg(id)?.status?.status ?? 'idle');
+    el.redial = btn('redial', t('act.redial'), () => ({ command: dialable() ? 'dial' : 'redial', venue: id }));
+    el.dialable = dialable;
     el.poll = h('input', {
       type: 'checkbox',
       class: 'poll-pick',
@@ -360,7 +364,7 @@ export class Wall {
         btn('roll_call', t('act.roll_call'), () => ({ command: 'roll_call', venue: id })),
         el.mute,
         btn('hang_up', t('act.hang_up'), () => ({ command: 'hang_up', venue: id })),
-        btn('redial', t('act.redial'), () => ({ command: 'redial', venue: id })),
+        el.redial,
         h('label', { class: 'poll', title: t('tile.poll') }, el.poll, 'P'),
       ),
     );
@@ -477,6 +481,7 @@ export class Wall {
       el.mic.textContent = muted ? t('tile.muted') : t('tile.mic_open');
       el.mic.className = `mic ${muted ? 'muted' : 'open'}`;
       el.mute.textContent = muted ? t('act.unmute') : t('act.mute');
+      el.redial.textContent = el.dialable() ? t('act.dial') : t('act.redial');
 
       const onAir = this.detail.broadcast === id;
       const viewed = c?.feeds?.chair_view === id;
@@ -633,7 +638,7 @@ export class Wall {
     else if (k === 'n') this.cmd({ command: 'roll_call_next' });
     else if (k === 'm' && sel) this.cmd({ command: this.leg(sel)?.muted ? 'unmute' : 'mute', venue: sel });
     else if (k === 'h' && sel) this.cmd({ command: 'hang_up', venue: sel });
-    else if (k === 'd' && sel) this.cmd({ command: 'redial', venue: sel });
+    else if (k === 'd' && sel) this.cmd({ command: this.tiles.get(sel)?.dialable() ? 'dial' : 'redial', venue: sel });
     else if (k === '0') this.cmd({ command: 'return_to_main' });
     else if (k === 'Escape') this.cmd({ command: 'stop_view' });
     else if (k === 'p') {
