@@ -2,7 +2,7 @@
 // daisd dialled out to (started by crates/dais-server/tests/console_e2e.rs). Checks every leg
 // connected in the hierarchy, a broadcast followed by every tile, and the end of the meeting
 // behind its confirmation until every leg is hung up (the Rust test then checks that every
-// sipp saw its BYE). Environment: DAIS_URL, DAIS_ADMIN_PW, DAIS_MEETING, DAIS_VENUES (comma
+// sipp saw its BYE). The meeting starts in joint test; the console takes it live. Environment: DAIS_URL, DAIS_ADMIN_PW, DAIS_MEETING, DAIS_VENUES (comma
 // list, main venue first), DAIS_BROADCAST (a venue), SCREENSHOT_DIR, CHROMIUM.
 
 import { chromium } from 'playwright-core';
@@ -53,6 +53,11 @@ await page.click('#login-submit');
 await page.click(`#open-${MEETING}`);
 await page.waitForSelector('#st-ws.ok');
 await waitTiles('leg', (_, l) => l === 'connected', 'every SIP venue connected');
+// Started in joint test: Go live is offered, and takes the meeting live.
+await page.waitForSelector('#st-state.testing');
+await page.click('#go-live');
+await page.waitForSelector('#st-state.live');
+await page.waitForSelector('#go-live', { state: 'hidden' });
 const order = await page.$$eval('.tile', (ts) => ts.map((t) => t.dataset.venue));
 if (JSON.stringify(order) !== JSON.stringify(VENUES)) throw new Error(`wall order ${order} != ${VENUES}`);
 

@@ -62,6 +62,7 @@ const TABLE = {
     'act.hang_up': 'Hang up',
     'act.redial': 'Redial',
     'act.dial': 'Dial',
+    'bar.go_live': 'Go live',
     'bar.return_main': 'Back to main',
     'bar.stop_view': 'Stop view',
     'bar.roll_next': 'Next roll call',
@@ -144,6 +145,7 @@ const TABLE = {
     'cmd.hang_up': 'Hang up',
     'cmd.redial': 'Redial',
     'cmd.end_meeting': 'End meeting',
+    'cmd.go_live': 'Go live',
     'log.auto': '{feed} → {venue}',
   },
   zh: {
@@ -206,6 +208,7 @@ const TABLE = {
     'act.hang_up': '挂断',
     'act.redial': '重拨',
     'act.dial': '呼叫',
+    'bar.go_live': '正式开始',
     'bar.return_main': '回到主会场',
     'bar.stop_view': '停止观看',
     'bar.roll_next': '点名下一个',
@@ -288,6 +291,7 @@ const TABLE = {
     'cmd.hang_up': '挂断',
     'cmd.redial': '重拨',
     'cmd.end_meeting': '结束会议',
+    'cmd.go_live': '正式开始',
     'log.auto': '{feed} → {venue}',
   },
 };

@@ -388,9 +388,12 @@ export class Wall {
     this.pauseBtn = b('poll-pause', '', () =>
       this.cmd({ command: this.conf?.polling?.status === 'paused' ? 'resume_polling' : 'pause_polling' }),
     );
+    // Only while the meeting is in its joint test (or not yet opened).
+    this.liveBtn = b('go-live', t('bar.go_live'), () => this.cmd({ command: 'go_live' }), 'go-live');
     return h(
       'div',
       { class: 'bar', id: 'bar' },
+      this.liveBtn,
       b('return-main', t('bar.return_main'), () => this.cmd({ command: 'return_to_main' })),
       b('stop-view', t('bar.stop_view'), () => this.cmd({ command: 'stop_view' })),
       b('roll-next', t('bar.roll_next'), () => this.cmd({ command: 'roll_call_next' })),
@@ -553,6 +556,7 @@ export class Wall {
   updateBar() {
     const c = this.conf;
     if (!c) return;
+    this.liveBtn.hidden = !(c.state === 'testing' || c.state === 'scheduled');
     this.voiceBtn.textContent = c.voice.on ? t('bar.voice_on') : t('bar.voice_off');
     this.voiceBtn.classList.toggle('on', c.voice.on);
     this.lockBtn.textContent = c.locked ? t('bar.unlock') : t('bar.lock');
