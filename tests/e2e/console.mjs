@@ -258,6 +258,17 @@ await waitTiles(page, 'leg', (_, l) => l === 'hung_up' || l === 'dropped', 'ever
 await aud.waitForSelector('#st-state.ended');
 await shot(page, 'ended');
 
+// The shortcut table opens with ?; logging out ends the session and guards the wall.
+await page.locator('body').press('?');
+await page.waitForSelector('#help-dialog[open]');
+check((await page.locator('#help-dialog li').count()) >= 10, 'shortcut table listed');
+await page.keyboard.press('Escape');
+await page.waitForSelector('#help-dialog[open]', { state: 'detached' });
+await page.click('#logout');
+await page.waitForSelector('#login-form');
+await page.goto(`${URL}/#/meeting/${MEETING}`);
+await page.waitForSelector('#login-form');
+
 check(problems.length === 0, `no script errors or CSP violations: ${problems.join(' | ')}`);
 await browser.close();
 out.ok = true;
