@@ -215,6 +215,13 @@ await page.waitForFunction(() => document.querySelector('#st-locked')?.textConte
 await page.click('#lock');
 await page.waitForFunction(() => document.querySelector('#st-locked')?.textContent.endsWith('no'));
 
+// ---- hang up a venue, then call it again -------------------------------------------------
+await tile(page, 'survey-institute').locator('button[data-act="hang_up"]').click();
+await page.waitForSelector('#tile-survey-institute[data-leg="hung_up"]');
+check((await tile(page, 'survey-institute').locator('button[data-act="redial"]').textContent()) === 'Dial', 'a hung-up venue offers Dial');
+await tile(page, 'survey-institute').locator('button[data-act="redial"]').click();
+await page.waitForSelector('#tile-survey-institute[data-leg="connected"]');
+
 // ---- the same wall in Chinese ---------------------------------------------------------------
 await page.click('#lang');
 await page.waitForSelector('#wall');
