@@ -10,6 +10,7 @@ import { commandLabel, t } from './i18n.js';
 
 const SNAPSHOT_EVERY_MS = 5000; // mute and lock changes have no event yet: a slow refresh
 const LOG_MAX = 40;
+const SWITCH_MATCH_MS = 10000; // beyond the media engine's forced cut-over timeout
 
 /** Which feed a command's cut-over shows up on, for matching `switch_completed` to it. */
 function expectedSwitch(body, mainVenue) {
@@ -177,8 +178,16 @@ export class Wall {
 
   switched(ev) {
     this.lastSwitch = ev.latency_ms;
+    // A command whose cut-over never came (the venue was already shown) must not claim a
+    // later, unrelated one: match only recent commands.
+    const now = performance.now();
     const entry = this.log.find(
-      (e) => e.expect && !e.latency && e.expect.feed === ev.feed && e.expect.venue === ev.venue,
+      (e) =>
+        e.expect &&
+        !e.latency &&
+        now - e.sentAt < SWITCH_MATCH_MS &&
+        e.expect.feed === ev.feed &&
+        e.expect.venue === ev.venue,
     );
     if (entry) {
       entry.latency = ev.latency_ms;
@@ -205,6 +214,7 @@ export class Wall {
       venue: body.venue ?? '',
       expect: expectedSwitch(body, this.detail?.main_venue),
       state: 'pending',
+      sentAt: performance.now(),
     });
     this.renderLog();
     const t0 = performance.now();
