@@ -2,7 +2,7 @@
 // daisd dialled out to (started by crates/dais-server/tests/console_e2e.rs). Checks every leg
 // connected in the hierarchy, a broadcast followed by every tile, and the end of the meeting
 // behind its confirmation until every leg is hung up (the Rust test then checks that every
-// sipp saw its BYE). The meeting starts in joint test; the console takes it live. Environment: DAIS_URL, DAIS_ADMIN_PW, DAIS_MEETING, DAIS_VENUES (comma
+// sipp saw its BYE). The console starts the stored meeting in joint test, then takes it live. Environment: DAIS_URL, DAIS_ADMIN_PW, DAIS_MEETING, DAIS_VENUES (comma
 // list, main venue first), DAIS_BROADCAST (a venue), SCREENSHOT_DIR, CHROMIUM.
 
 import { chromium } from 'playwright-core';
@@ -50,7 +50,11 @@ await page.click('#lang'); // English screenshots
 await page.fill('#login-user', 'admin');
 await page.fill('#login-password', env('DAIS_ADMIN_PW'));
 await page.click('#login-submit');
-await page.click(`#open-${MEETING}`);
+// The meeting is scheduled, not running: the operator starts its joint test from the list.
+await page.waitForSelector(`#meeting-list tr[data-meeting="${MEETING}"] .state.scheduled`);
+await page.screenshot({ path: join(SHOTS, 'sip-meetings.png'), fullPage: true });
+await page.click(`#start-test-${MEETING}`);
+await page.waitForSelector('#wall');
 await page.waitForSelector('#st-ws.ok');
 await waitTiles('leg', (_, l) => l === 'connected', 'every SIP venue connected');
 // Started in joint test: Go live is offered, and takes the meeting live.

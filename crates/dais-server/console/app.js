@@ -94,6 +94,27 @@ function renderLogin() {
   user.focus();
 }
 
+function startButton(number, testing) {
+  return h(
+    'button',
+    {
+      type: 'button',
+      id: `${testing ? 'start-test' : 'start-live'}-${number}`,
+      onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          await api('POST', `/meetings/${number}/start`, { testing });
+          location.hash = `#/meeting/${number}`;
+        } catch (ex) {
+          e.target.disabled = false;
+          toast(t('toast.refused', { status: ex.status, msg: ex.message }), 'refused');
+        }
+      },
+    },
+    t(testing ? 'meetings.start_test' : 'meetings.start_live'),
+  );
+}
+
 async function renderMeetings() {
   const list = await api('GET', '/meetings');
   const rows = list.map((m) =>
@@ -104,7 +125,14 @@ async function renderMeetings() {
       h('td', {}, m.subject),
       h('td', { class: `state ${m.state}` }, t(`state.${m.state}`)),
       h('td', {}, `${m.venues_connected} / ${m.venues_total}`),
-      h('td', {}, h('a', { class: 'button', href: `#/meeting/${m.number}`, id: `open-${m.number}` }, t('meetings.open'))),
+      h(
+        'td',
+        { class: 'row-actions' },
+        h('a', { class: 'button', href: `#/meeting/${m.number}`, id: `open-${m.number}` }, t('meetings.open')),
+        // A stored meeting not running yet: start it in joint test or straight live.
+        m.state === 'scheduled' && startButton(m.number, true),
+        m.state === 'scheduled' && startButton(m.number, false),
+      ),
     ),
   );
   main().replaceChildren(

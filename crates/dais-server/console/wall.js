@@ -52,16 +52,6 @@ export class Wall {
 
   async start() {
     await this.refresh();
-    this.stopEvents = events(
-      this.number,
-      (ev) => this.event(ev),
-      (open) => {
-        this.wsOpen = open;
-        this.updateStatus();
-        // After a reconnect, the snapshot covers what the closed stream missed.
-        if (open) this.soon();
-      },
-    );
     this.periodic = setInterval(() => this.refresh().catch(() => {}), SNAPSHOT_EVERY_MS);
     document.addEventListener('keydown', this.onKey);
   }
@@ -94,6 +84,27 @@ export class Wall {
     for (const m of d.extra?.live?.media ?? []) this.media.set(m.venue, m);
     if (first || !this.root.contains(this.wallEl ?? null)) this.render();
     else this.update();
+    this.ensureEvents();
+  }
+
+  /**
+   * Opens the event stream once the meeting runs (a stored meeting that is not running has
+   * none), and stops reconnecting once it has ended (its stream is gone for good).
+   */
+  ensureEvents() {
+    const running = this.detail?.extra?.running !== false && this.detail?.state !== 'ended';
+    if (!running || this.stopEvents) return;
+    this.stopEvents = events(
+      this.number,
+      (ev) => this.event(ev),
+      (open) => {
+        this.wsOpen = open;
+        this.updateStatus();
+        // After a reconnect, the snapshot covers what the closed stream missed.
+        if (open) this.soon();
+        else if (this.detail?.state === 'ended') this.stopEvents?.();
+      },
+    );
   }
 
   /** A snapshot soon, once, however many events ask for it. */
@@ -597,7 +608,12 @@ export class Wall {
       item('st-voice', t('status.voice'), c?.voice?.on ? t('yes') : t('no')),
       item('st-locked', t('status.locked'), c?.locked ? t('yes') : t('no')),
       item('st-chair', t('status.chair'), c?.chair ?? t('none')),
-      item('st-ws', t('status.live'), this.wsOpen ? t('status.ws_open') : t('status.ws_closed'), this.wsOpen ? 'ok' : 'bad'),
+      item(
+        'st-ws',
+        t('status.live'),
+        this.wsOpen ? t('status.ws_open') : d.state === 'ended' || !this.stopEvents ? t('status.ws_none') : t('status.ws_closed'),
+        this.wsOpen ? 'ok' : this.stopEvents && d.state !== 'ended' ? 'bad' : '',
+      ),
       item('st-switch', t('status.last_switch'), this.lastSwitch == null ? t('none') : `${this.lastSwitch.toFixed(1)} ms`),
     );
     this.wallEl.classList.toggle('ended', d.state === 'ended');
