@@ -143,6 +143,10 @@ check(
 check((await tile(page, 'province').getAttribute('data-on-air')) === 'true', 'the main venue is on air at start');
 // Media figures from the event stream's media_stats (every few seconds).
 await page.waitForFunction(() => document.querySelector('#tile-jinan .quality')?.textContent.includes('kb/s'));
+// Audio level meters move with the stream's audio_levels (the simulated venues send audio).
+await page.waitForFunction(() =>
+  [...document.querySelectorAll('.tile .meter')].some((m) => Number(m.getAttribute('aria-valuenow')) > -127),
+);
 await shot(page, 'wall');
 
 // ---- broadcast one venue: every tile follows -----------------------------------------------

@@ -57,6 +57,10 @@ await page.click(`#start-test-${MEETING}`);
 await page.waitForSelector('#wall');
 await page.waitForSelector('#st-ws.ok');
 await waitTiles('leg', (_, l) => l === 'connected', 'every SIP venue connected');
+// The venues' real G.711 reaches the mixer: their level meters move.
+await page.waitForFunction(() =>
+  [...document.querySelectorAll('.tile .meter')].some((m) => Number(m.getAttribute('aria-valuenow')) > -127),
+);
 // Started in joint test: Go live is offered, and takes the meeting live.
 await page.waitForSelector('#st-state.testing');
 await page.click('#go-live');

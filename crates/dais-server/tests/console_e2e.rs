@@ -62,6 +62,8 @@ fn run_script(e2e: &PathBuf, script: &str, envs: &[(&str, String)]) -> serde_jso
     )
     .unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
+    // The figures the browser measured (switch latencies), for `--nocapture` readers.
+    println!("{script}: {summary}");
     summary
 }
 
