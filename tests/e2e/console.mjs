@@ -253,6 +253,10 @@ await aud.waitForSelector('#log li.refused[data-cmd="hang_up"][data-venue="laosh
 check((await tile(aud, 'laoshan').getAttribute('data-on-air')) === before, 'refused broadcast changed nothing');
 check((await tile(aud, 'laoshan').getAttribute('data-leg')) === 'connected', 'refused hang-up changed nothing');
 
+// Every switch latency the console showed (commands and polling), and the command round trips.
+out.switch_latencies_ms = await page.$$eval('#log .latency', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));
+out.command_round_trips_ms = await page.$$eval('#log .rtt', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));
+
 // ---- end the meeting: confirmation first, then every leg drops ------------------------------
 await page.click('#end-meeting');
 await page.waitForSelector('#confirm-end[open]');
