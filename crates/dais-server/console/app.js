@@ -8,6 +8,8 @@ import { Wall } from './wall.js';
 
 const main = () => document.getElementById('main');
 let wall = null;
+let listTimer = null;
+const LIST_EVERY_MS = 5000; // the list has no event stream: meetings start and end elsewhere
 
 export function roleLabel(role) {
   if (!role) return '';
@@ -172,6 +174,7 @@ async function route() {
     location.hash = '#/login';
     return;
   }
+  clearInterval(listTimer);
   const m = hash.match(/^#\/meeting\/(\d{1,32})$/);
   if (wall && !(m && wall.number === m[1])) {
     wall.close();
@@ -185,7 +188,15 @@ async function route() {
         wall = new Wall(m[1], main());
         await wall.start();
       }
-    } else await renderMeetings();
+    } else {
+      await renderMeetings();
+      // The hash may have moved on while the list loaded.
+      if ((location.hash || '#/meetings') === hash) {
+        listTimer = setInterval(() => {
+          if ((location.hash || '#/meetings') === hash) renderMeetings().catch(() => {});
+        }, LIST_EVERY_MS);
+      }
+    }
   } catch (e) {
     toast(t('toast.error', { msg: e.message }), 'error');
   }
