@@ -4,7 +4,7 @@
 // Tiles and the toolbar are built once and then updated in place, so that an update never
 // steals a click, a focus or a half-typed polling interval.
 
-import { api, ApiError, events, operator } from './api.js';
+import { api, ApiError, events } from './api.js';
 import { h, toast } from './dom.js';
 import { commandLabel, t } from './i18n.js';
 
@@ -177,11 +177,8 @@ export class Wall {
       case 'roll_call':
         c.roll_call = ev.venue;
         break;
-      case 'command_refused':
-        if (ev.operator === operator()?.username) {
-          toast(t('toast.refused', { status: 'policy', msg: JSON.stringify(ev.error) }), 'refused');
-        }
-        break;
+      // `command_refused` is not shown here: the refused operator's own console already shows
+      // the HTTP answer (status and reason), and a second banner would race with it.
       default:
         break;
     }
