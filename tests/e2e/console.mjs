@@ -5,6 +5,7 @@
 //   DAIS_URL          http://127.0.0.1:PORT
 //   DAIS_ADMIN_PW     the admin account's password
 //   DAIS_AUDITOR      an auditor account's name (password DAIS_AUDITOR_PW): no command rights
+//   DAIS_OUTSIDER     a site administrator of a site not in the meeting (same password)
 //   SCREENSHOT_DIR    where the screenshots go (docs/screenshots)
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 // Prints one JSON line `{"ok":true,...measurements}` on success; exits non-zero on the first
@@ -256,6 +257,19 @@ check((await tile(aud, 'laoshan').getAttribute('data-leg')) === 'connected', 're
 // Every switch latency the console showed (commands and polling), and the command round trips.
 out.switch_latencies_ms = await page.$$eval('#log .latency', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));
 out.command_round_trips_ms = await page.$$eval('#log .rtt', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));
+
+// ---- a site administrator whose site is not in the meeting does not see it ----------------
+const outsider = await newPage();
+await outsider.goto(URL);
+await outsider.fill('#login-user', need('DAIS_OUTSIDER'));
+await outsider.fill('#login-password', AUDITOR_PW);
+await outsider.click('#login-submit');
+await outsider.waitForSelector('main .meetings');
+check((await outsider.locator('#meeting-list').count()) === 0, 'an outside site admin sees no meeting');
+await outsider.goto(`${URL}/#/meeting/${MEETING}`);
+await outsider.waitForSelector('#toast.show.error');
+check((await outsider.textContent('#toast')).includes('403'), 'opening the wall directly is refused with 403');
+check((await outsider.locator('#wall').count()) === 0, 'no wall for an outside site admin');
 
 // ---- end the meeting: confirmation first, then every leg drops ------------------------------
 await page.click('#end-meeting');

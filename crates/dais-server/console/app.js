@@ -185,8 +185,11 @@ async function route() {
     else if (m) {
       if (wall) wall.render();
       else {
-        wall = new Wall(m[1], main());
-        await wall.start();
+        const w = new Wall(m[1], main());
+        await w.start(); // throws (refused, unknown) before anything runs in the background
+        // The operator may have moved on while it loaded.
+        if (location.hash === hash) wall = w;
+        else w.close();
       }
     } else {
       await renderMeetings();
@@ -198,7 +201,8 @@ async function route() {
       }
     }
   } catch (e) {
-    toast(t('toast.error', { msg: e.message }), 'error');
+    if (e.status === 403 || e.status === 404) main().replaceChildren();
+    toast(e.status ? t('toast.refused', { status: e.status, msg: e.message }) : t('toast.error', { msg: e.message }), 'error');
   }
 }
 

@@ -74,6 +74,11 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
     let d = Daisd::start(true);
     let admin = login(d.addr, "admin", ADMIN_PW);
     d.account(&admin, "auditor1", json!({"kind": "auditor"}));
+    d.account(
+        &admin,
+        "weihai-a",
+        json!({"kind": "site_admin", "site": "weihai"}),
+    );
 
     let shots = repo().join("docs/screenshots");
     let summary = run_script(
@@ -84,6 +89,7 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
             ("DAIS_ADMIN_PW", ADMIN_PW.into()),
             ("DAIS_AUDITOR", "auditor1".into()),
             ("DAIS_AUDITOR_PW", PW.into()),
+            ("DAIS_OUTSIDER", "weihai-a".into()),
             ("SCREENSHOT_DIR", shots.display().to_string()),
             ("CHROMIUM", chromium),
         ],
