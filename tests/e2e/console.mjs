@@ -195,6 +195,12 @@ await tile(page, 'licheng').click();
 await page.locator('body').press('m');
 await page.waitForSelector('#tile-licheng[data-muted="false"]');
 
+// Stop sending the meeting's audio to a venue, and send it again.
+await tile(page, 'qingdao').locator('button[data-act="block_audio"]').click();
+await page.waitForSelector('#tile-qingdao[data-audio-blocked="true"]');
+await tile(page, 'qingdao').locator('button[data-act="block_audio"]').click();
+await page.waitForSelector('#tile-qingdao[data-audio-blocked="false"]');
+
 // ---- polling -------------------------------------------------------------------------------
 await tile(page, 'jinan').locator('.poll-pick').check();
 await tile(page, 'laoshan').locator('.poll-pick').check();

@@ -344,6 +344,10 @@ export class Wall {
       command: this.leg(id)?.muted ? 'unmute' : 'mute',
       venue: id,
     }));
+    el.block = btn('block_audio', t('act.block_audio'), () => ({
+      command: this.leg(id)?.audio_blocked ? 'unblock_audio' : 'block_audio',
+      venue: id,
+    }));
     // A venue that was never called, or was hung up on purpose, is dialled; a dropped one redialled.
     const dialable = () => ['idle', 'hung_up', 'failed'].includes(this.leg(id)?.status?.status ?? 'idle');
     el.redial = btn('redial', t('act.redial'), () => ({ command: dialable() ? 'dial' : 'redial', venue: id }));
@@ -381,6 +385,7 @@ export class Wall {
         btn('view', t('act.view'), () => ({ command: 'view', venue: id })),
         btn('roll_call', t('act.roll_call'), () => ({ command: 'roll_call', venue: id })),
         el.mute,
+        el.block,
         btn('hang_up', t('act.hang_up'), () => ({ command: 'hang_up', venue: id })),
         el.redial,
         h('label', { class: 'poll', title: t('tile.poll') }, el.poll, 'P'),
@@ -499,10 +504,14 @@ export class Wall {
       el.leg.className = `leg ${status}`;
       el.root.dataset.leg = status;
       el.root.dataset.muted = String(muted);
-      el.mic.textContent = muted ? t('tile.muted') : t('tile.mic_open');
+      el.mic.textContent = (muted ? t('tile.muted') : t('tile.mic_open')) + (l?.audio_blocked ? ` · ${t('tile.audio_blocked')}` : '');
       el.mic.className = `mic ${muted ? 'muted' : 'open'}`;
       el.mute.textContent = muted ? t('act.unmute') : t('act.mute');
       el.redial.textContent = el.dialable() ? t('act.dial') : t('act.redial');
+      const blocked = !!l?.audio_blocked;
+      el.root.dataset.audioBlocked = String(blocked);
+      el.block.textContent = blocked ? t('act.unblock_audio') : t('act.block_audio');
+      el.block.classList.toggle('on', blocked);
 
       const onAir = this.detail.broadcast === id;
       const viewed = c?.feeds?.chair_view === id;
