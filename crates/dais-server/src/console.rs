@@ -6,9 +6,8 @@
 //! this origin only, no inline code, no framing), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer`.
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -123,7 +122,8 @@ fn with_headers(content_type: &'static str, body: axum::body::Body) -> Response 
 /// The console's routes: `/` and `/console/` (the page), `/console/{file}` (its modules,
 /// stylesheet and icon). `default_language` is written into the page.
 pub fn router(default_language: Language) -> Router<AppState> {
-    let index: Arc<str> = INDEX
+    // Rendered once; each answer shares the bytes.
+    let index: Bytes = INDEX
         .replace(
             "data-default-lang=\"zh\"",
             &format!("data-default-lang=\"{}\"", default_language.code()),
@@ -137,22 +137,14 @@ pub fn router(default_language: Language) -> Router<AppState> {
         let index = index.clone();
         move || {
             let index = index.clone();
-            async move {
-                with_headers(
-                    "text/html; charset=utf-8",
-                    axum::body::Body::from(index.to_string()),
-                )
-            }
+            async move { with_headers("text/html; charset=utf-8", axum::body::Body::from(index)) }
         }
     };
     let file = move |Path(name): Path<String>| {
         let index = index.clone();
         async move {
             if name == "index.html" {
-                return with_headers(
-                    "text/html; charset=utf-8",
-                    axum::body::Body::from(index.to_string()),
-                );
+                return with_headers("text/html; charset=utf-8", axum::body::Body::from(index));
             }
             match ASSETS.iter().find(|a| a.name == name) {
                 Some(a) => with_headers(a.content_type, axum::body::Body::from(a.body)),
