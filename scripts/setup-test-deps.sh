@@ -1,30 +1,49 @@
 #!/usr/bin/env bash
-# Installs the system packages the Dais test suite needs (real SIP and media peers), and nothing
-# else. Idempotent: a package already present is skipped, and `apt-get update` runs only when
+# Installs the system packages the Dais test suite needs (real SIP and media peers, and the
+# headless browser for the web console), and the console e2e test's npm packages. Nothing else.
+# Idempotent: a package already present is skipped, and `apt-get update` runs only when
 # something is missing. Needs root (CI and the dev machines run as root) or sudo.
 set -euo pipefail
 
-# package -> a command it provides (what we check for)
+# package -> a command it provides, or a file it installs (what we check for)
 declare -A wanted=(
   [sip-tester]=sipp
   [ffmpeg]=ffmpeg
+  # The web console's e2e test drives Debian's Chromium with playwright-core.
+  [chromium]=chromium
+  # CJK glyphs, so the console's Chinese labels render in the screenshots.
+  [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 )
 
 missing=()
 for pkg in "${!wanted[@]}"; do
-  if ! command -v "${wanted[$pkg]}" >/dev/null 2>&1; then
+  probe="${wanted[$pkg]}"
+  if [[ "$probe" == /* ]]; then
+    [ -e "$probe" ] || missing+=("$pkg")
+  elif ! command -v "$probe" >/dev/null 2>&1; then
     missing+=("$pkg")
   fi
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup-test-deps: all present (${!wanted[*]})"
-  exit 0
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup-test-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "setup-test-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The console e2e test's JavaScript dependencies (playwright-core, pinned by the lock file; it
+# never downloads a browser). Skipped when the installed tree matches the lock file.
+e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+if [ -f "$e2e/node_modules/.package-lock.json" ] \
+  && cmp -s <(node -e 'const l=require(process.argv[1]);console.log(JSON.stringify(l.packages["node_modules/playwright-core"].version))' "$e2e/package-lock.json") \
+            <(node -e 'const l=require(process.argv[1]);console.log(JSON.stringify(l.packages["node_modules/playwright-core"].version))' "$e2e/node_modules/.package-lock.json"); then
+  echo "setup-test-deps: tests/e2e node modules present"
+else
+  echo "setup-test-deps: npm ci in tests/e2e"
+  (cd "$e2e" && npm ci --no-audit --no-fund)
+fi

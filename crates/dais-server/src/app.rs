@@ -276,7 +276,7 @@ impl App {
             ready: ready.clone(),
             openapi_json,
         };
-        let mut router = api::routes();
+        let mut router = api::routes().merge(crate::console::router(config.console_language));
         for r in routers {
             router = router.merge(r);
         }

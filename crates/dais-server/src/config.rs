@@ -49,6 +49,9 @@ pub struct Cli {
     /// Start the demo meeting.
     #[arg(long, env = "DAIS_DEMO", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub demo: Option<bool>,
+    /// The web console's default language: `zh` or `en`.
+    #[arg(long, value_name = "LANG", env = "DAIS_CONSOLE_LANGUAGE")]
+    pub console_language: Option<String>,
 }
 
 /// The config file's shape. Unknown keys are refused so a typo is not silently ignored.
@@ -62,6 +65,7 @@ struct FileConfig {
     public_ip: Option<String>,
     log_format: Option<String>,
     demo: Option<bool>,
+    console_language: Option<String>,
     session_ttl_secs: Option<i64>,
     shutdown_grace_secs: Option<u64>,
 }
@@ -229,6 +233,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Start the demo meeting.
     pub demo: bool,
+    /// The web console's default language (an operator can switch; the choice is kept in the
+    /// browser).
+    pub console_language: crate::console::Language,
     /// Bearer token lifetime in seconds.
     pub session_ttl_secs: i64,
     /// Time allowed to each shutdown step and to draining HTTP connections.
@@ -378,6 +385,14 @@ impl Config {
             }
         };
         let demo = layers.demo.or(file.demo).unwrap_or(false);
+        let lang = pick("console_language", file.console_language, "zh");
+        let console_language =
+            crate::console::Language::parse(lang.value.trim()).ok_or_else(|| {
+                lang.invalid(
+                    "console_language",
+                    format!("{:?} is not one of: zh, en", lang.value),
+                )
+            })?;
         let session_ttl_secs = file
             .session_ttl_secs
             .unwrap_or(dais_store::DEFAULT_SESSION_TTL_SECS);
@@ -406,6 +421,7 @@ impl Config {
             public_ip,
             log_format,
             demo,
+            console_language,
             session_ttl_secs,
             shutdown_grace: Duration::from_secs(grace),
             admin_password,
@@ -494,6 +510,13 @@ impl Layers {
             "DAIS_LOG_FORMAT",
             &cli.log_format,
         );
+        push(
+            "console_language",
+            "console_language",
+            "--console-language",
+            "DAIS_CONSOLE_LANGUAGE",
+            &cli.console_language,
+        );
         Layers {
             values,
             demo: cli.demo,
@@ -543,6 +566,16 @@ mod tests {
     }
 
     #[test]
+    fn console_language_defaults_to_chinese_and_can_be_english() {
+        assert_eq!(
+            Config::defaults().console_language,
+            crate::console::Language::Zh
+        );
+        let c = file("console_language = \"en\"\n").unwrap();
+        assert_eq!(c.console_language, crate::console::Language::En);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let e = file("htp = \"127.0.0.1:9000\"\n").unwrap_err().to_string();
         assert!(e.contains("htp"), "{e}");
@@ -561,6 +594,7 @@ mod tests {
             ("log_format = \"xml\"", "log_format"),
             ("session_ttl_secs = 1", "session_ttl_secs"),
             ("demo = \"yes\"", "demo"),
+            ("console_language = \"fr\"", "console_language"),
         ] {
             let e = file(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

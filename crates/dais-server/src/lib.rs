@@ -23,6 +23,7 @@
 pub mod api;
 mod app;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod logging;
 pub mod media_metrics;

@@ -46,6 +46,8 @@ use crate::control::{
 struct Entry {
     handle: MeetingHandle,
     names: BTreeMap<VenueId, String>,
+    /// The plan's venues with their place in the hierarchy (the console lays its wall out by it).
+    plan: Vec<Venue>,
 }
 
 /// Every meeting of this server.
@@ -133,6 +135,7 @@ impl Meetings {
             .map(|v| (v.id.clone(), v.name.clone()))
             .collect();
         let number = plan.number.clone();
+        let plan_venues = plan.venues.clone();
         let handle =
             meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
         info!(meeting = %number, rtp = %handle.media().rtp_addr(), "meeting started");
@@ -144,6 +147,7 @@ impl Meetings {
                 Entry {
                     handle: handle.clone(),
                     names,
+                    plan: plan_venues,
                 },
             );
         Ok(handle)
@@ -237,7 +241,8 @@ impl Meetings {
         }
         let mut rx = entry.handle.subscribe();
         info!(meeting = %number, operator = %who.operator.username, "event stream opened");
-        ws.on_upgrade(move |mut socket: WebSocket| async move {
+        ws.protocols([crate::api::auth::WS_PROTOCOL])
+            .on_upgrade(move |mut socket: WebSocket| async move {
             loop {
                 tokio::select! {
                     ev = rx.recv() => match ev {
@@ -612,6 +617,7 @@ impl MeetingControl for Meetings {
                 extra: serde_json::json!({
                     "display_names": entry.names.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
                     "live": view,
+                    "plan": entry.plan,
                 }),
             })
         })

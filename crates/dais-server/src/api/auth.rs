@@ -16,7 +16,8 @@ use crate::app::{AppState, unix_now};
 use crate::control::Actor;
 use dais_store::{AuditEvent, AuditResult, Operator, Role};
 
-/// An operator authenticated by an `Authorization: Bearer <token>` header. Using it as a
+/// An operator authenticated by an `Authorization: Bearer <token>` header (or, on a WebSocket
+/// upgrade, a [`WS_TOKEN_PREFIX`] subprotocol). Using it as a
 /// handler argument makes the route require login; a refusal answers 401 and is audited.
 #[derive(Debug, Clone)]
 pub struct AuthedOperator {
@@ -59,6 +60,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The WebSocket subprotocol the event stream selects when a client offers it.
+pub const WS_PROTOCOL: &str = "dais.v1";
+
+/// Prefix of the WebSocket subprotocol that carries a bearer token. A browser cannot set an
+/// `Authorization` header on a WebSocket, so the console offers
+/// `Sec-WebSocket-Protocol: dais.v1, dais.bearer.<token>` and the server selects `dais.v1`.
+/// A query parameter was rejected: URLs end up in access logs and browser history.
+pub const WS_TOKEN_PREFIX: &str = "dais.bearer.";
+
+/// The token of a `dais.bearer.<token>` subprotocol, only on a WebSocket upgrade request.
+fn websocket_protocol_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return None;
+    }
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(WS_TOKEN_PREFIX))
+        .filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<AppState> for AuthedOperator {
     type Rejection = ApiError;
 
@@ -71,10 +99,12 @@ impl FromRequestParts<AppState> for AuthedOperator {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| {
-            let (scheme, rest) = h.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        });
+        let token = header
+            .and_then(|h| {
+                let (scheme, rest) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .or_else(|| websocket_protocol_token(&parts.headers));
         let now = unix_now();
         let (reason, message) = match token {
             None => ("no bearer token", "missing Authorization: Bearer token"),

@@ -392,6 +392,10 @@ pub fn start_doc() {}
 /// `latency_ms`), `media_health`, `keyframe_via_sip_info`, or `lagged` when the client fell
 /// behind. A site administrator may only watch meetings their site takes part in.
 ///
+/// Authentication: the bearer header, or (browsers cannot set headers on a WebSocket) the
+/// subprotocols `dais.v1, dais.bearer.<token>`, honoured on upgrades only; the server then
+/// selects `dais.v1`.
+///
 /// The route is served by [`crate::meetings::Meetings::router`]; this function only carries
 /// its OpenAPI description.
 #[utoipa::path(

@@ -1,0 +1,213 @@
+// The console's shell: login, the meeting list, and the meeting wall (wall.js). Hash routes:
+// #/login, #/meetings, #/meeting/<number>.
+
+import { api, login, logout, operator, token } from './api.js';
+import { h, toast } from './dom.js';
+import { lang, setLang, t } from './i18n.js';
+import { Wall } from './wall.js';
+
+const main = () => document.getElementById('main');
+let wall = null;
+let listTimer = null;
+const LIST_EVERY_MS = 5000; // the list has no event stream: meetings start and end elsewhere
+
+export function roleLabel(role) {
+  if (!role) return '';
+  switch (role.kind) {
+    case 'site_admin':
+      return t('role.site_admin', { site: role.site });
+    case 'approver':
+      return t('role.approver', { stage: role.stage });
+    default:
+      return t(`role.${role.kind}`);
+  }
+}
+
+function renderTop() {
+  const top = document.getElementById('top');
+  const who = operator();
+  top.replaceChildren(
+    h('a', { class: 'brand', href: '#/meetings' }, t('app.title')),
+    h('span', { class: 'spacer' }),
+    who && h('a', { href: '#/meetings', id: 'nav-meetings' }, t('top.meetings')),
+    who && h('span', { class: 'who', id: 'who' }, `${who.username} · ${roleLabel(who.role)}`),
+    h(
+      'button',
+      {
+        id: 'lang',
+        type: 'button',
+        onclick: () => {
+          setLang(lang() === 'zh' ? 'en' : 'zh');
+          route();
+        },
+      },
+      t('top.lang'),
+    ),
+    who &&
+      h(
+        'button',
+        {
+          id: 'logout',
+          type: 'button',
+          onclick: async () => {
+            await logout().catch(() => {});
+            location.hash = '#/login';
+          },
+        },
+        t('top.logout'),
+      ),
+  );
+  document.title = t('app.title');
+}
+
+function renderLogin() {
+  const user = h('input', { id: 'login-user', name: 'username', autocomplete: 'username', required: true });
+  const pw = h('input', {
+    id: 'login-password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
+  const err = h('p', { class: 'error', id: 'login-error', role: 'alert' });
+  const form = h(
+    'form',
+    {
+      class: 'login',
+      id: 'login-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        err.textContent = '';
+        try {
+          await login(user.value, pw.value);
+          location.hash = '#/meetings';
+        } catch (ex) {
+          err.textContent = t('login.failed', { msg: ex.message });
+        }
+      },
+    },
+    h('h1', {}, t('login.title')),
+    h('label', {}, t('login.user'), user),
+    h('label', {}, t('login.password'), pw),
+    h('button', { type: 'submit', id: 'login-submit' }, t('login.submit')),
+    err,
+  );
+  main().replaceChildren(form);
+  user.focus();
+}
+
+function startButton(number, testing) {
+  return h(
+    'button',
+    {
+      type: 'button',
+      id: `${testing ? 'start-test' : 'start-live'}-${number}`,
+      onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          await api('POST', `/meetings/${number}/start`, { testing });
+          location.hash = `#/meeting/${number}`;
+        } catch (ex) {
+          e.target.disabled = false;
+          toast(t('toast.refused', { status: ex.status, msg: ex.message }), 'refused');
+        }
+      },
+    },
+    t(testing ? 'meetings.start_test' : 'meetings.start_live'),
+  );
+}
+
+async function renderMeetings() {
+  const list = await api('GET', '/meetings');
+  const rows = list.map((m) =>
+    h(
+      'tr',
+      { dataset: { meeting: m.number } },
+      h('td', {}, m.number),
+      h('td', {}, m.subject),
+      h('td', { class: `state ${m.state}` }, t(`state.${m.state}`)),
+      h('td', {}, `${m.venues_connected} / ${m.venues_total}`),
+      h(
+        'td',
+        { class: 'row-actions' },
+        h('a', { class: 'button', href: `#/meeting/${m.number}`, id: `open-${m.number}` }, t('meetings.open')),
+        // A stored meeting not running yet: start it in joint test or straight live.
+        m.state === 'scheduled' && startButton(m.number, true),
+        m.state === 'scheduled' && startButton(m.number, false),
+      ),
+    ),
+  );
+  main().replaceChildren(
+    h(
+      'section',
+      { class: 'meetings' },
+      h('h1', {}, t('meetings.title')),
+      rows.length
+        ? h(
+            'table',
+            { id: 'meeting-list' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', {}, t('meetings.number')),
+                h('th', {}, t('meetings.subject')),
+                h('th', {}, t('meetings.state')),
+                h('th', {}, t('meetings.connected')),
+                h('th', {}),
+              ),
+            ),
+            h('tbody', {}, rows),
+          )
+        : h('p', {}, t('meetings.none')),
+    ),
+  );
+}
+
+async function route() {
+  lang();
+  renderTop();
+  const hash = location.hash || '#/meetings';
+  if (!token() && hash !== '#/login') {
+    location.hash = '#/login';
+    return;
+  }
+  clearInterval(listTimer);
+  const m = hash.match(/^#\/meeting\/(\d{1,32})$/);
+  if (wall && !(m && wall.number === m[1])) {
+    wall.close();
+    wall = null;
+  }
+  try {
+    if (hash === '#/login') renderLogin();
+    else if (m) {
+      if (wall) wall.render();
+      else {
+        const w = new Wall(m[1], main());
+        await w.start(); // throws (refused, unknown) before anything runs in the background
+        // The operator may have moved on while it loaded.
+        if (location.hash === hash) wall = w;
+        else w.close();
+      }
+    } else {
+      await renderMeetings();
+      // The hash may have moved on while the list loaded.
+      if ((location.hash || '#/meetings') === hash) {
+        listTimer = setInterval(() => {
+          if ((location.hash || '#/meetings') === hash) renderMeetings().catch(() => {});
+        }, LIST_EVERY_MS);
+      }
+    }
+  } catch (e) {
+    if (e.status === 403 || e.status === 404) main().replaceChildren();
+    toast(e.status ? t('toast.refused', { status: e.status, msg: e.message }) : t('toast.error', { msg: e.message }), 'error');
+  }
+}
+
+window.addEventListener('hashchange', route);
+window.addEventListener('dais:logged-out', () => {
+  location.hash = '#/login';
+});
+route();

@@ -1,0 +1,217 @@
+//! The web console end to end: the real `daisd --demo` (six simulated venues sending RTP),
+//! Debian's headless Chromium driven by Playwright (`tests/e2e/console.mjs`). The script logs
+//! in, checks the wall's hierarchy and live states, broadcasts (by click and by key), views,
+//! roll-calls, mutes, polls, toggles voice activation and the lock, checks that an auditor's
+//! commands are refused, and ends the meeting behind its confirmation until every leg is down.
+//! It saves screenshots into `docs/screenshots/`.
+//!
+//! A second test does the same for a meeting of real SIP venues: `sipp` UAS processes that
+//! `daisd` dials out to (`tests/e2e/sip.mjs`).
+//!
+//! Needs `chromium`, `sipp` and `npm ci` in `tests/e2e` (all by `scripts/setup-test-deps.sh`).
+
+mod api_common;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use api_common::{ADMIN_PW, Daisd, PW, login};
+use serde_json::json;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The e2e folder and the browser, or a panic saying how to install them.
+fn prerequisites() -> (PathBuf, String) {
+    let e2e = repo().join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in tests/e2e: run scripts/setup-test-deps.sh"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: run scripts/setup-test-deps.sh"
+    );
+    (e2e, chromium)
+}
+
+/// Runs a node script in `tests/e2e`; returns its summary line (`{"ok":true,...}`).
+fn run_script(e2e: &PathBuf, script: &str, envs: &[(&str, String)]) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(script)
+        .current_dir(e2e)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("a summary line"),
+    )
+    .unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    // The figures the browser measured (switch latencies), for `--nocapture` readers.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{script}: {summary}");
+    }
+    summary
+}
+
+#[test]
+fn the_console_runs_a_meeting_in_headless_chromium() {
+    let (e2e, chromium) = prerequisites();
+
+    let d = Daisd::start(true);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    d.account(&admin, "auditor1", json!({"kind": "auditor"}));
+    d.account(
+        &admin,
+        "weihai-a",
+        json!({"kind": "site_admin", "site": "weihai"}),
+    );
+
+    let shots = repo().join("docs/screenshots");
+    let summary = run_script(
+        &e2e,
+        "console.mjs",
+        &[
+            ("DAIS_URL", d.url()),
+            ("DAIS_ADMIN_PW", ADMIN_PW.into()),
+            ("DAIS_AUDITOR", "auditor1".into()),
+            ("DAIS_AUDITOR_PW", PW.into()),
+            ("DAIS_OUTSIDER", "weihai-a".into()),
+            ("SCREENSHOT_DIR", shots.display().to_string()),
+            ("CHROMIUM", chromium),
+        ],
+    );
+    // The console showed a measured switch latency for each broadcast it sent.
+    for k in ["broadcast_jinan_ms", "broadcast_qingdao_key_ms"] {
+        assert!(
+            summary[k].as_f64().is_some_and(|v| v > 0.0),
+            "{k}: {summary}"
+        );
+    }
+    for name in [
+        "login-zh",
+        "meetings",
+        "wall",
+        "broadcast",
+        "muted",
+        "polling",
+        "wall-zh",
+        "refused",
+        "confirm-end",
+        "ended",
+    ] {
+        assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
+    }
+
+    // The server agrees with what the browser saw: the meeting ended, every leg is down.
+    let m = d.meeting(&admin, "8000");
+    assert_eq!(m["state"], "ended", "{m}");
+    assert_eq!(m["venues_connected"], 0, "{m}");
+}
+
+/// A free UDP port on loopback (for a sipp UAS; a race with another process is harmless here:
+/// sipp would fail to bind and the test would say so).
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A sipp UAS answering one call on `port` and sending G.711 until the BYE
+/// (`tests/e2e/uas_pcap.xml`), in `dir`.
+fn sipp_uas(dir: &std::path::Path, port: u16) -> Child {
+    // sipp finds the capture relative to its working folder.
+    std::os::unix::fs::symlink("/usr/share/sip-tester", dir.join("pcap")).unwrap();
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(repo().join("tests/e2e/uas_pcap.xml"))
+        .args(["-nostdin", "-m", "1"])
+        .args(["-timeout", "90s", "-timeout_error"])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mp", &free_udp_port().to_string()])
+        .args(["-trace_stat", "-stf", "stat.csv"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        // To files: sipp redraws its screen every second, which would fill a pipe.
+        .stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .expect("sipp runs (scripts/setup-test-deps.sh installs it)")
+}
+
+#[test]
+fn the_console_runs_a_meeting_of_sip_venues_dialled_out_to_sipp() {
+    let (e2e, chromium) = prerequisites();
+    let d = Daisd::start(false);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    // The hierarchy: a province main venue, a city under it, a county under the city.
+    let venues = [
+        ("hq", json!({"kind": "main"})),
+        ("weifang", json!({"kind": "city", "parent": "hq"})),
+        ("shouguang", json!({"kind": "branch", "parent": "weifang"})),
+    ];
+    let mut uas = Vec::new();
+    for (name, mut body) in venues.clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_port();
+        uas.push((name, sipp_uas(dir.path(), port), dir));
+        body["name"] = json!(name);
+        body["contact_uri"] = json!(format!("sip:{name}@127.0.0.1:{port}"));
+        d.add_venue(&admin, body);
+    }
+    let r = d.post(
+        "/api/v1/meetings",
+        Some(&admin),
+        &json!({"number": "8100", "subject": "SIP venues", "main_venue": "hq",
+                "venues": ["weifang", "shouguang"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // The console starts it (joint test), daisd dials the venues out.
+
+    run_script(
+        &e2e,
+        "sip.mjs",
+        &[
+            ("DAIS_URL", d.url()),
+            ("DAIS_ADMIN_PW", ADMIN_PW.into()),
+            ("DAIS_MEETING", "8100".into()),
+            ("DAIS_VENUES", "hq,weifang,shouguang".into()),
+            ("DAIS_BROADCAST", "weifang".into()),
+            (
+                "SCREENSHOT_DIR",
+                repo().join("docs/screenshots").display().to_string(),
+            ),
+            ("CHROMIUM", chromium),
+        ],
+    );
+    // Every sipp answered its call and got its BYE when the console ended the meeting.
+    for (name, mut child, dir) in uas {
+        let status = child.wait().unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
+        assert!(
+            status.success(),
+            "sipp UAS {name}: {status:?}\n{}\n{}\n{}",
+            read("stderr.txt"),
+            read("stat.csv"),
+            read("stdout.txt")
+        );
+    }
+}
