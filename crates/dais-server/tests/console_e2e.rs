@@ -3,7 +3,8 @@
 //! in, checks the wall's hierarchy and live states, broadcasts (by click and by key), views,
 //! roll-calls, mutes, polls, toggles voice activation and the lock, checks that an auditor's
 //! commands are refused, and ends the meeting behind its confirmation until every leg is down.
-//! It saves screenshots into `docs/screenshots/`.
+//! It saves screenshots into a scratch folder, or into `docs/screenshots/` (the ones the docs
+//! show) when `DAIS_UPDATE_SCREENSHOTS=1`: a test run leaves the working tree as it found it.
 //!
 //! A second test does the same for a meeting of real SIP venues: `sipp` UAS processes that
 //! `daisd` dials out to (`tests/e2e/sip.mjs`).
@@ -83,7 +84,7 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
         json!({"kind": "site_admin", "site": "weihai"}),
     );
 
-    let shots = repo().join("docs/screenshots");
+    let shots = screenshot_dir();
     let summary = run_script(
         &e2e,
         "console.mjs",
@@ -195,10 +196,7 @@ fn the_console_runs_a_meeting_of_sip_venues_dialled_out_to_sipp() {
             ("DAIS_MEETING", "8100".into()),
             ("DAIS_VENUES", "hq,weifang,shouguang".into()),
             ("DAIS_BROADCAST", "weifang".into()),
-            (
-                "SCREENSHOT_DIR",
-                repo().join("docs/screenshots").display().to_string(),
-            ),
+            ("SCREENSHOT_DIR", screenshot_dir().display().to_string()),
             ("CHROMIUM", chromium),
         ],
     );
@@ -213,5 +211,17 @@ fn the_console_runs_a_meeting_of_sip_venues_dialled_out_to_sipp() {
             read("stat.csv"),
             read("stdout.txt")
         );
+    }
+}
+
+/// Where the screenshots go: `docs/screenshots/` when asked to refresh them, else a folder
+/// under the system's temp dir.
+fn screenshot_dir() -> std::path::PathBuf {
+    if std::env::var_os("DAIS_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        repo().join("docs/screenshots")
+    } else {
+        let d = std::env::temp_dir().join("dais-console-screenshots");
+        std::fs::create_dir_all(&d).expect("a scratch folder for screenshots");
+        d
     }
 }
