@@ -27,8 +27,10 @@
 
 mod accounts;
 mod audit;
+mod bookings;
 mod error;
 mod meetings;
+mod sites;
 mod types;
 mod venues;
 
@@ -41,7 +43,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{ADMIN_USERNAME, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS, PasswordCost};
 pub use audit::AuditChainError;
+pub use bookings::{
+    Booking, BookingStatus, FIRST_ALLOCATED_NUMBER, NewBooking, Opinion, ScheduledStart,
+};
 pub use error::StoreError;
+pub use sites::{Site, Slot, SlotChange, SlotChangeReason, SlotHolder};
 pub use types::{
     ApprovalStage, AuditEntry, AuditEvent, AuditResult, DigestHa1, Meeting, MeetingId,
     MeetingState, NewMeeting, NewVenue, Operator, OperatorId, Role, Session, Venue, VenueId,
