@@ -84,6 +84,7 @@ async fn main() -> ExitCode {
         }
     }
 
+    dais_server::scheduler::Scheduler::spawn(&mut app, meetings.clone());
     match app.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

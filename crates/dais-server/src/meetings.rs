@@ -264,6 +264,70 @@ impl Meetings {
         })
     }
 
+    /// Starts a stored meeting (not running, not ended) the way `POST
+    /// /api/v1/meetings/{number}/start` does: builds the plan from the store, starts it with
+    /// the registry's dialer, writes its state changes back, puts it in testing (`testing` and
+    /// still scheduled) or live, and dials every venue. `starter` chairs it when the store
+    /// names no chair; `actor` is who the commands are issued as. The scheduler uses it too.
+    ///
+    /// # Errors
+    ///
+    /// 409 when running or ended or a venue cannot take part, 503 without a free port pair.
+    pub async fn launch_stored(
+        &self,
+        store: &dais_store::Store,
+        stored: &dais_store::Meeting,
+        starter: &str,
+        actor: dais_conference::Actor,
+        testing: bool,
+    ) -> Result<MeetingDetail, ApiError> {
+        let number = stored.number.clone();
+        let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "refused", why);
+        if self.get(&number).is_some() {
+            return Err(conflict(format!("meeting {number} is already running")));
+        }
+        if stored.state == dais_store::MeetingState::Ended {
+            return Err(conflict(format!("meeting {number} has ended")));
+        }
+        let plan = plan_from_store(store, stored, starter).await?;
+        let handle = self
+            .start_meeting(plan, self.dialer())
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
+        // Subscribe before the first command so that no state change is missed.
+        spawn_state_writer(store.clone(), number.clone(), handle.subscribe());
+        // A meeting the store already has live (a restart) resumes live.
+        let first = if testing && stored.state != dais_store::MeetingState::Live {
+            ChairCommand::StartTesting
+        } else {
+            ChairCommand::GoLive
+        };
+        handle
+            .command(actor.clone(), first)
+            .await
+            .map_err(|e| ApiError::from(from_policy(e)))?;
+        let venues: Vec<VenueId> = self
+            .get(&number)
+            .map(|e| e.names.keys().cloned().collect())
+            .unwrap_or_default();
+        for venue in venues {
+            if let Err(e) = handle
+                .command(
+                    actor.clone(),
+                    ChairCommand::Dial {
+                        venue: venue.clone(),
+                    },
+                )
+                .await
+            {
+                warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
+            }
+        }
+        self.meeting_state(number.clone())
+            .await
+            .map_err(ApiError::from)
+    }
+
     /// `POST /api/v1/meetings/{number}/start`: see [`crate::api::meetings::start_doc`].
     async fn start_stored(
         &self,
@@ -301,54 +365,15 @@ impl Meetings {
             )
             .await);
         }
-        let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "refused", why);
-        let outcome = async {
-            if self.get(&number).is_some() {
-                return Err(conflict(format!("meeting {number} is already running")));
-            }
-            if stored.state == dais_store::MeetingState::Ended {
-                return Err(conflict(format!("meeting {number} has ended")));
-            }
-            let plan = plan_from_store(&state.store, &stored, username).await?;
-            let handle = self
-                .start_meeting(plan, self.dialer())
-                .await
-                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
-            // Subscribe before the first command so that no state change is missed.
-            spawn_state_writer(state.store.clone(), number.clone(), handle.subscribe());
-            let actor = conference_actor(&who.actor());
-            // A meeting the store already has live (a restart) resumes live.
-            let first = if req.testing && stored.state == dais_store::MeetingState::Scheduled {
-                ChairCommand::StartTesting
-            } else {
-                ChairCommand::GoLive
-            };
-            handle
-                .command(actor.clone(), first)
-                .await
-                .map_err(|e| ApiError::from(from_policy(e)))?;
-            let venues: Vec<VenueId> = self
-                .get(&number)
-                .map(|e| e.names.keys().cloned().collect())
-                .unwrap_or_default();
-            for venue in venues {
-                if let Err(e) = handle
-                    .command(
-                        actor.clone(),
-                        ChairCommand::Dial {
-                            venue: venue.clone(),
-                        },
-                    )
-                    .await
-                {
-                    warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
-                }
-            }
-            self.meeting_state(number.clone())
-                .await
-                .map_err(ApiError::from)
-        }
-        .await;
+        let outcome = self
+            .launch_stored(
+                &state.store,
+                &stored,
+                username,
+                conference_actor(&who.actor()),
+                req.testing,
+            )
+            .await;
         let result = match &outcome {
             Ok(_) => dais_store::AuditResult::Ok,
             Err(e) if e.status.is_client_error() => {

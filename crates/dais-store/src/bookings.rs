@@ -170,8 +170,7 @@ pub struct NewBooking<'a> {
     pub meeting_number: Option<&'a str>,
 }
 
-/// An approved booking's meeting that has not reached its start yet, or is in its testing
-/// window: what the scheduler acts on.
+/// An approved booking's meeting that has not ended: what the scheduler acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledStart {
     /// Meeting number.
@@ -180,7 +179,7 @@ pub struct ScheduledStart {
     pub starts_at: i64,
     /// End, Unix seconds.
     pub ends_at: i64,
-    /// The meeting's stored state (`Scheduled` or `Testing`).
+    /// The meeting's stored state (`Scheduled`, `Testing` or `Live`).
     pub state: MeetingState,
 }
 
@@ -543,7 +542,8 @@ impl Store {
             .ok_or_else(|| StoreError::Internal(format!("booking {id} vanished")))
     }
 
-    /// The meetings of approved bookings that are still `scheduled` or `testing`, by start.
+    /// The meetings of approved bookings that have not ended (`scheduled`, `testing` or
+    /// `live`), by start: what a (re)started scheduler has to act on.
     ///
     /// # Errors
     ///
@@ -552,7 +552,7 @@ impl Store {
         let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
             "SELECT b.meeting_number, b.starts_at, b.ends_at, m.state FROM bookings b \
              JOIN meetings m ON m.number = b.meeting_number \
-             WHERE b.status = 'approved' AND m.state IN ('scheduled', 'testing') \
+             WHERE b.status = 'approved' AND m.state IN ('scheduled', 'testing', 'live') \
              ORDER BY b.starts_at, b.id",
         )
         .fetch_all(&self.pool)

@@ -2,9 +2,11 @@
 
 pub(crate) mod access;
 pub mod auth;
+pub mod bookings;
 pub mod error;
 pub mod meetings;
 pub mod operators;
+pub mod sites;
 pub mod system;
 pub mod venues;
 
@@ -14,7 +16,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -44,6 +46,16 @@ use error::ApiError;
         venues::get,
         operators::create,
         operators::list,
+        bookings::rooms,
+        bookings::create,
+        bookings::list,
+        bookings::inbox,
+        bookings::get,
+        bookings::decide,
+        sites::list,
+        sites::create,
+        sites::set_slot,
+        sites::history,
     ),
     components(schemas(
         error::ErrorBody,
@@ -64,6 +76,15 @@ use error::ApiError;
         venues::VenueDto,
         venues::VenueKindDto,
         operators::NewOperatorRequest,
+        bookings::NewBookingRequest,
+        bookings::BookingDto,
+        bookings::OpinionDto,
+        bookings::DecisionRequest,
+        sites::SiteDto,
+        sites::SlotDto,
+        sites::NewSiteRequest,
+        sites::SlotRequest,
+        sites::SlotChangeDto,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -72,6 +93,8 @@ use error::ApiError;
         (name = "meetings", description = "Meetings: scheduling, starting, live state, chair commands, events"),
         (name = "venues", description = "Venues and their SIP accounts"),
         (name = "operators", description = "Operator accounts and roles"),
+        (name = "bookings", description = "Meeting bookings and their three-stage approval"),
+        (name = "sites", description = "Sites and their A/B administrators"),
     )
 )]
 pub struct ApiDoc;
@@ -112,6 +135,17 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/meetings/{number}/commands",
             post(meetings::command),
         )
+        .route("/api/v1/rooms", get(bookings::rooms))
+        .route(
+            "/api/v1/bookings",
+            get(bookings::list).post(bookings::create),
+        )
+        .route("/api/v1/bookings/inbox", get(bookings::inbox))
+        .route("/api/v1/bookings/{id}", get(bookings::get))
+        .route("/api/v1/bookings/{id}/decision", post(bookings::decide))
+        .route("/api/v1/sites", get(sites::list).post(sites::create))
+        .route("/api/v1/sites/{name}/slots/{slot}", put(sites::set_slot))
+        .route("/api/v1/sites/{name}/history", get(sites::history))
 }
 
 /// Wraps the merged routes with request metrics, tracing, and JSON 404/405 answers.
