@@ -533,3 +533,119 @@ fn sites_keep_their_a_b_pair_the_replacement_history_and_show_vacancies() {
     assert_eq!(h[2]["by"], "admin");
     assert_eq!(h[2]["note"], "order 12");
 }
+
+#[test]
+fn equipment_checks_faults_and_moves_are_scoped_to_the_site_and_moves_close_on_a_passed_test() {
+    let d = Daisd::start(false);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    venues(&d, &admin);
+    let ja = d.account(
+        &admin,
+        "jinan-a",
+        json!({"kind": "site_admin", "site": "jinan"}),
+    );
+    let qa = d.account(
+        &admin,
+        "qingdao-a",
+        json!({"kind": "site_admin", "site": "qingdao"}),
+    );
+    let chair = d.account(&admin, "chair1", json!({"kind": "chair_operator"}));
+    let auditor = d.account(&admin, "audit1", json!({"kind": "auditor"}));
+
+    let r = d.post(
+        "/api/v1/equipment/checks",
+        Some(&ja),
+        &json!({"venue": "jinan", "passed": true, "notes": "camera, codec, mics ok"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["checked_by"], "jinan-a");
+    for (token, venue, want) in [
+        (&ja, "qingdao", 403),
+        (&chair, "jinan", 403),
+        (&auditor, "jinan", 403),
+        (&ja, "atlantis", 404),
+    ] {
+        let r = d.post(
+            "/api/v1/equipment/checks",
+            Some(token),
+            &json!({"venue": venue, "passed": true}),
+        );
+        assert_eq!(r.status, want, "{venue}: {}", r.body);
+    }
+    // Venues created just now are not due for a month (the due rule is tested in the store).
+    assert_eq!(
+        d.get("/api/v1/equipment/due", Some(&admin)).json(),
+        json!([])
+    );
+    assert_eq!(d.get("/api/v1/equipment/due", Some(&chair)).status, 403);
+
+    let r = d.post(
+        "/api/v1/equipment/faults",
+        Some(&ja),
+        &json!({"venue": "jinan", "description": "echo on the far end"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let fid = r.json()["id"].as_i64().unwrap();
+    assert_eq!(r.json()["status"], "open");
+    let status = |token: &str, s: &str| {
+        d.post(
+            &format!("/api/v1/equipment/faults/{fid}/status"),
+            Some(token),
+            &json!({"status": s}),
+        )
+    };
+    assert_eq!(status(&qa, "in_repair").status, 403, "another site's admin");
+    assert_eq!(status(&ja, "broken").status, 400);
+    assert_eq!(status(&ja, "in_repair").json()["status"], "in_repair");
+    assert_eq!(status(&ja, "fixed").json()["status"], "fixed");
+    let r = status(&ja, "in_repair");
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (409, json!("wrong_state"))
+    );
+
+    let r = d.post(
+        "/api/v1/equipment/moves",
+        Some(&ja),
+        &json!({"venue": "jinan", "description": "terminal to the 3rd floor hall"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mid = r.json()["id"].as_i64().unwrap();
+    let test = |token: &str, passed: bool| {
+        d.post(
+            &format!("/api/v1/equipment/moves/{mid}/test-call"),
+            Some(token),
+            &json!({"passed": passed, "notes": "joint call with the province"}),
+        )
+    };
+    assert_eq!(
+        test(&ja, true).status,
+        403,
+        "the IT centre records the joint test"
+    );
+    assert_eq!(test(&admin, false).json()["status"], "test_failed");
+    let r = test(&admin, true);
+    assert_eq!(r.json()["status"], "closed");
+    assert_eq!(r.json()["test_by"], "admin");
+    assert_eq!(test(&admin, true).status, 409);
+
+    // Reading: the site's own records for its admin, everything for the auditor.
+    for path in [
+        "/api/v1/equipment/checks",
+        "/api/v1/equipment/faults",
+        "/api/v1/equipment/moves",
+    ] {
+        assert_eq!(d.get(path, Some(&qa)).json(), json!([]), "{path}");
+        assert_eq!(
+            d.get(path, Some(&ja)).json().as_array().unwrap().len(),
+            1,
+            "{path}"
+        );
+        assert_eq!(
+            d.get(path, Some(&auditor)).json()[0]["venue"],
+            "jinan",
+            "{path}"
+        );
+        assert_eq!(d.get(path, Some(&chair)).status, 403, "{path}");
+    }
+}

@@ -28,6 +28,7 @@
 mod accounts;
 mod audit;
 mod bookings;
+mod equipment;
 mod error;
 mod meetings;
 mod sites;
@@ -45,6 +46,10 @@ pub use accounts::{ADMIN_USERNAME, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS, Passwor
 pub use audit::AuditChainError;
 pub use bookings::{
     Booking, BookingStatus, FIRST_ALLOCATED_NUMBER, NewBooking, Opinion, ScheduledStart,
+};
+pub use equipment::{
+    CHECK_INTERVAL_SECS, CHECK_REMINDER_SECS, CheckDue, EquipmentCheck, EquipmentMove, Fault,
+    FaultStatus, MoveStatus,
 };
 pub use error::StoreError;
 pub use sites::{Site, Slot, SlotChange, SlotChangeReason, SlotHolder};

@@ -456,3 +456,113 @@ async fn site_slots_record_every_replacement_and_show_vacancies() {
     assert_eq!(h[2].note, "order 7");
     store.verify_audit_chain().await.unwrap();
 }
+
+#[tokio::test]
+async fn checks_fall_due_monthly_faults_follow_their_life_cycle_moves_need_a_passed_test() {
+    use dais_store::{CHECK_INTERVAL_SECS, CHECK_REMINDER_SECS, FaultStatus, MoveStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let p = venue(&store, "province").await; // created at T0
+    let j = venue(&store, "jinan").await;
+    let day = 24 * H;
+    // Freshly created: nothing due until the reminder week before the first month is up.
+    assert!(store.checks_due(T0 + day).await.unwrap().is_empty());
+    let soon = T0 + CHECK_INTERVAL_SECS - CHECK_REMINDER_SECS;
+    let due = store.checks_due(soon).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|d| !d.overdue && d.last_check.is_none()));
+    // jinan is checked; province is not and goes overdue.
+    store
+        .record_check("ja", j, true, "all fine", soon)
+        .await
+        .unwrap();
+    let late = T0 + CHECK_INTERVAL_SECS + day;
+    let due = store.checks_due(late).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].venue, due[0].overdue), (p, true));
+    // A month after jinan's check, it is due again (and overdue after that).
+    let due = store
+        .checks_due(soon + CHECK_INTERVAL_SECS + 1)
+        .await
+        .unwrap();
+    let jd = due.iter().find(|d| d.venue == j).unwrap();
+    assert_eq!((jd.last_check, jd.overdue), (Some(soon), true));
+    assert!(matches!(
+        store
+            .record_check("ja", VenueId(999), true, "", T0)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+
+    let f = store
+        .report_fault("ja", j, "camera does not pan", T0)
+        .await
+        .unwrap();
+    assert_eq!(f.status, FaultStatus::Open);
+    assert!(matches!(
+        store.report_fault("ja", j, "  ", T0).await.unwrap_err(),
+        StoreError::Invalid { .. }
+    ));
+    store
+        .set_fault_status("ja", f.id, FaultStatus::InRepair, T0 + 1)
+        .await
+        .unwrap();
+    // Back to open is not a step of the life cycle.
+    assert!(matches!(
+        store
+            .set_fault_status("ja", f.id, FaultStatus::Open, T0 + 2)
+            .await
+            .unwrap_err(),
+        StoreError::WrongState { .. }
+    ));
+    let f = store
+        .set_fault_status("ja", f.id, FaultStatus::ReportedToItCentre, T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (f.status, f.updated_at),
+        (FaultStatus::ReportedToItCentre, T0 + 3)
+    );
+    // Final.
+    assert!(matches!(
+        store
+            .set_fault_status("ja", f.id, FaultStatus::Fixed, T0 + 4)
+            .await
+            .unwrap_err(),
+        StoreError::WrongState { .. }
+    ));
+
+    let m = store
+        .request_move("ja", j, "codec to room 2", T0)
+        .await
+        .unwrap();
+    assert_eq!(m.status, MoveStatus::Requested);
+    let m = store
+        .record_test_call("it", m.id, false, "no audio", T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!(m.status, MoveStatus::TestFailed);
+    let m = store
+        .record_test_call("it", m.id, true, "picture and sound ok", T0 + 6)
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.status, m.test_by.as_deref()),
+        (MoveStatus::Closed, Some("it"))
+    );
+    assert!(matches!(
+        store
+            .record_test_call("it", m.id, true, "", T0 + 7)
+            .await
+            .unwrap_err(),
+        StoreError::WrongState { .. }
+    ));
+
+    store.close().await;
+    let store = open(&dir).await;
+    assert_eq!(store.list_checks().await.unwrap().len(), 1);
+    assert_eq!(store.fault(f.id).await.unwrap().unwrap(), f);
+    assert_eq!(store.equipment_move(m.id).await.unwrap().unwrap(), m);
+    store.verify_audit_chain().await.unwrap();
+}

@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub mod auth;
 pub mod bookings;
+pub mod equipment;
 pub mod error;
 pub mod meetings;
 pub mod operators;
@@ -56,6 +57,15 @@ use error::ApiError;
         sites::create,
         sites::set_slot,
         sites::history,
+        equipment::record_check,
+        equipment::list_checks,
+        equipment::due,
+        equipment::report_fault,
+        equipment::list_faults,
+        equipment::set_fault_status,
+        equipment::request_move,
+        equipment::list_moves,
+        equipment::test_call,
     ),
     components(schemas(
         error::ErrorBody,
@@ -85,6 +95,14 @@ use error::ApiError;
         sites::NewSiteRequest,
         sites::SlotRequest,
         sites::SlotChangeDto,
+        equipment::NewCheckRequest,
+        equipment::CheckDto,
+        equipment::CheckDueDto,
+        equipment::NewVenueNoteRequest,
+        equipment::FaultDto,
+        equipment::FaultStatusRequest,
+        equipment::MoveDto,
+        equipment::TestCallRequest,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -95,6 +113,7 @@ use error::ApiError;
         (name = "operators", description = "Operator accounts and roles"),
         (name = "bookings", description = "Meeting bookings and their three-stage approval"),
         (name = "sites", description = "Sites and their A/B administrators"),
+        (name = "equipment", description = "Equipment checks, faults and moves per venue"),
     )
 )]
 pub struct ApiDoc;
@@ -146,6 +165,27 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sites", get(sites::list).post(sites::create))
         .route("/api/v1/sites/{name}/slots/{slot}", put(sites::set_slot))
         .route("/api/v1/sites/{name}/history", get(sites::history))
+        .route(
+            "/api/v1/equipment/checks",
+            get(equipment::list_checks).post(equipment::record_check),
+        )
+        .route("/api/v1/equipment/due", get(equipment::due))
+        .route(
+            "/api/v1/equipment/faults",
+            get(equipment::list_faults).post(equipment::report_fault),
+        )
+        .route(
+            "/api/v1/equipment/faults/{id}/status",
+            post(equipment::set_fault_status),
+        )
+        .route(
+            "/api/v1/equipment/moves",
+            get(equipment::list_moves).post(equipment::request_move),
+        )
+        .route(
+            "/api/v1/equipment/moves/{id}/test-call",
+            post(equipment::test_call),
+        )
 }
 
 /// Wraps the merged routes with request metrics, tracing, and JSON 404/405 answers.
