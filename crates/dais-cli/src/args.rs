@@ -285,41 +285,7 @@ pub enum PollCmd {
 #[derive(Debug, Subcommand)]
 pub enum BookingCmd {
     /// File a booking (the application form).
-    Create {
-        /// The applying unit.
-        #[arg(long)]
-        unit: String,
-        /// Subject (meeting content).
-        #[arg(long)]
-        subject: String,
-        /// Who attends.
-        #[arg(long)]
-        attendees: String,
-        /// How many attend.
-        #[arg(long)]
-        count: u32,
-        /// Start: RFC 3339 (2026-12-01T09:00:00+08:00) or Unix seconds.
-        #[arg(long)]
-        from: String,
-        /// End: RFC 3339 or Unix seconds.
-        #[arg(long)]
-        to: String,
-        /// Meeting room (see the catalogue in `dais booking rooms`).
-        #[arg(long)]
-        room: String,
-        /// Venues, main venue first (repeat, or comma-separated).
-        #[arg(long = "venue", value_delimiter = ',', required = true)]
-        venues: Vec<String>,
-        /// Remarks.
-        #[arg(long, default_value = "")]
-        remarks: String,
-        /// The chair operator's account.
-        #[arg(long)]
-        chair: Option<String>,
-        /// The meeting's dial number (else allocated at approval).
-        #[arg(long)]
-        number: Option<String>,
-    },
+    Create(Box<NewBookingArgs>),
     /// One booking, with where it stands and the opinions so far.
     Show {
         /// Booking reference.
@@ -414,4 +380,42 @@ pub enum SiteCmd {
         /// Site.
         site: String,
     },
+}
+
+/// `dais booking create` arguments.
+#[derive(Debug, Args)]
+pub struct NewBookingArgs {
+    /// The applying unit.
+    #[arg(long)]
+    pub unit: String,
+    /// Subject (meeting content).
+    #[arg(long)]
+    pub subject: String,
+    /// Who attends.
+    #[arg(long)]
+    pub attendees: String,
+    /// How many attend.
+    #[arg(long)]
+    pub count: u32,
+    /// Start: RFC 3339 (2026-12-01T09:00:00+08:00) or Unix seconds.
+    #[arg(long)]
+    pub from: String,
+    /// End: RFC 3339 or Unix seconds.
+    #[arg(long)]
+    pub to: String,
+    /// Meeting room (see the catalogue in `dais booking rooms`).
+    #[arg(long)]
+    pub room: String,
+    /// Venues, main venue first (repeat, or comma-separated).
+    #[arg(long = "venue", value_delimiter = ',', required = true)]
+    pub venues: Vec<String>,
+    /// Remarks.
+    #[arg(long, default_value = "")]
+    pub remarks: String,
+    /// The chair operator's account.
+    #[arg(long)]
+    pub chair: Option<String>,
+    /// The meeting's dial number (else allocated at approval).
+    #[arg(long)]
+    pub number: Option<String>,
 }

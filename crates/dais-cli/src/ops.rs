@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::args::{BookingCmd, Command, ReasonArg, SiteCmd, SlotArg};
+use crate::args::{BookingCmd, Command, NewBookingArgs, ReasonArg, SiteCmd, SlotArg};
 use crate::client::Client;
 use crate::{CliError, pretty, table};
 
@@ -117,19 +117,20 @@ pub(crate) fn bookings(cli: &crate::args::Cli, c: &Client) -> Result<String, Cli
             )?,
             true,
         ),
-        Command::Booking(BookingCmd::Create {
-            unit,
-            subject,
-            attendees,
-            count,
-            from,
-            to,
-            room,
-            venues,
-            remarks,
-            chair,
-            number,
-        }) => {
+        Command::Booking(BookingCmd::Create(a)) => {
+            let NewBookingArgs {
+                unit,
+                subject,
+                attendees,
+                count,
+                from,
+                to,
+                room,
+                venues,
+                remarks,
+                chair,
+                number,
+            } = a.as_ref();
             let body = json!({
                 "applying_unit": unit,
                 "subject": subject,

@@ -333,7 +333,7 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
     assert_eq!(decide(&d, &leader, id, true, "ok").status, 200);
 
     // The scheduler opens the testing window (the approval happened inside it).
-    let m = wait_meeting(&d, &admin, "8500", |m| running(m));
+    let m = wait_meeting(&d, &admin, "8500", running);
     if now() < start {
         assert_eq!(m["state"], "testing", "{m}");
     }
@@ -363,7 +363,7 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
         json!([])
     );
     // The schedule resumes: running again, in testing while before the start...
-    let m = wait_meeting(&d, &admin, "8500", |m| running(m));
+    let m = wait_meeting(&d, &admin, "8500", running);
     if now() < start {
         assert_eq!(m["state"], "testing", "{m}");
     }

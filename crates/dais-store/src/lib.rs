@@ -52,7 +52,7 @@ pub use equipment::{
     FaultStatus, MoveStatus,
 };
 pub use error::StoreError;
-pub use sites::{Site, Slot, SlotChange, SlotChangeReason, SlotHolder};
+pub use sites::{Site, Slot, SlotAssignment, SlotChange, SlotChangeReason, SlotHolder};
 pub use types::{
     ApprovalStage, AuditEntry, AuditEvent, AuditResult, DigestHa1, Meeting, MeetingId,
     MeetingState, NewMeeting, NewVenue, Operator, OperatorId, Role, Session, Venue, VenueId,

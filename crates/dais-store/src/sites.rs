@@ -125,6 +125,21 @@ pub struct SlotChange {
     pub at: i64,
 }
 
+/// Input to [`Store::set_site_admin`].
+#[derive(Debug, Clone, Copy)]
+pub struct SlotAssignment<'a> {
+    /// The site.
+    pub site: &'a str,
+    /// Which slot.
+    pub slot: Slot,
+    /// The new holder, or `None` to leave the slot vacant.
+    pub operator: Option<&'a str>,
+    /// Why.
+    pub reason: SlotChangeReason,
+    /// Free text (at most 1024 bytes).
+    pub note: &'a str,
+}
+
 fn validate_site(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
         && name.len() <= 32
@@ -231,7 +246,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Puts `operator` in `site`'s `slot` (or vacates it with `None`), recording why.
+    /// Puts the assignment's operator in the site's slot (or vacates it with `None`),
+    /// recording why.
     ///
     /// Filling a vacant slot is an [`SlotChangeReason::Appointment`]; replacing or removing a
     /// holder needs one of the other reasons. The operator must be a site administrator of
@@ -245,13 +261,16 @@ impl Store {
     pub async fn set_site_admin(
         &self,
         actor: &str,
-        site: &str,
-        slot: Slot,
-        operator: Option<&str>,
-        reason: SlotChangeReason,
-        note: &str,
+        change: &SlotAssignment<'_>,
         now: i64,
     ) -> Result<SlotChange, StoreError> {
+        let SlotAssignment {
+            site,
+            slot,
+            operator,
+            reason,
+            note,
+        } = *change;
         if note.len() > 1024 || note.chars().any(char::is_control) {
             return Err(StoreError::Invalid {
                 field: "note",

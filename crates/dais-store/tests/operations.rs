@@ -3,7 +3,7 @@
 
 use dais_store::{
     ApprovalStage, BookingStatus, MeetingState, NewBooking, NewVenue, PasswordCost, Role, Slot,
-    SlotChangeReason, Store, StoreError, StoreOptions, VenueId, VenueKind,
+    SlotAssignment, SlotChangeReason, Store, StoreError, StoreOptions, VenueId, VenueKind,
 };
 
 const T0: i64 = 1_800_000_000;
@@ -379,28 +379,28 @@ async fn site_slots_record_every_replacement_and_show_vacancies() {
     ));
     let app = SlotChangeReason::Appointment;
     store
-        .set_site_admin("admin", "jinan", Slot::A, Some("ja"), app, "", T0 + 1)
+        .assign_slot("admin", "jinan", Slot::A, Some("ja"), app, "", T0 + 1)
         .await
         .unwrap();
     store
-        .set_site_admin("admin", "jinan", Slot::B, Some("jb"), app, "", T0 + 2)
+        .assign_slot("admin", "jinan", Slot::B, Some("jb"), app, "", T0 + 2)
         .await
         .unwrap();
     // Wrong site's admin, the other slot's holder, an appointment over a holder: refused.
     for (op, reason) in [("qa", app), ("jb", SlotChangeReason::Transfer), ("jc", app)] {
         let e = store
-            .set_site_admin("admin", "jinan", Slot::A, Some(op), reason, "", T0 + 3)
+            .assign_slot("admin", "jinan", Slot::A, Some(op), reason, "", T0 + 3)
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Invalid { .. }), "{op}: {e}");
     }
     let e = store
-        .set_site_admin("admin", "nowhere", Slot::A, Some("ja"), app, "", T0 + 3)
+        .assign_slot("admin", "nowhere", Slot::A, Some("ja"), app, "", T0 + 3)
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
     let change = store
-        .set_site_admin(
+        .assign_slot(
             "admin",
             "jinan",
             Slot::A,
@@ -413,7 +413,7 @@ async fn site_slots_record_every_replacement_and_show_vacancies() {
         .unwrap();
     assert_eq!(change.previous.as_deref(), Some("ja"));
     store
-        .set_site_admin(
+        .assign_slot(
             "admin",
             "jinan",
             Slot::B,
@@ -565,4 +565,45 @@ async fn checks_fall_due_monthly_faults_follow_their_life_cycle_moves_need_a_pas
     assert_eq!(store.fault(f.id).await.unwrap().unwrap(), f);
     assert_eq!(store.equipment_move(m.id).await.unwrap().unwrap(), m);
     store.verify_audit_chain().await.unwrap();
+}
+
+/// `set_site_admin` with positional arguments, to keep the table of cases short.
+trait AssignSlot {
+    #[allow(clippy::too_many_arguments)]
+    async fn assign_slot(
+        &self,
+        actor: &str,
+        site: &str,
+        slot: Slot,
+        operator: Option<&str>,
+        reason: SlotChangeReason,
+        note: &str,
+        now: i64,
+    ) -> Result<dais_store::SlotChange, StoreError>;
+}
+
+impl AssignSlot for Store {
+    async fn assign_slot(
+        &self,
+        actor: &str,
+        site: &str,
+        slot: Slot,
+        operator: Option<&str>,
+        reason: SlotChangeReason,
+        note: &str,
+        now: i64,
+    ) -> Result<dais_store::SlotChange, StoreError> {
+        self.set_site_admin(
+            actor,
+            &SlotAssignment {
+                site,
+                slot,
+                operator,
+                reason,
+                note,
+            },
+            now,
+        )
+        .await
+    }
 }

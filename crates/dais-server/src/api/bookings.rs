@@ -242,7 +242,7 @@ pub async fn create(
         )
         .await);
     }
-    if !state.rooms.iter().any(|r| *r == req.room) {
+    if !state.rooms.contains(&req.room) {
         return Err(ApiError::bad_request(format!(
             "room {:?} is not in the catalogue: {}",
             req.room,

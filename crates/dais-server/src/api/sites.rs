@@ -13,7 +13,7 @@ use super::access::{audit, refuse, require_it_centre};
 use super::auth::AuthedOperator;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::app::{AppState, unix_now};
-use dais_store::{AuditResult, Role, Site, Slot, SlotChange, SlotChangeReason};
+use dais_store::{AuditResult, Role, Site, Slot, SlotAssignment, SlotChange, SlotChangeReason};
 
 /// A slot's holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -233,11 +233,13 @@ pub async fn set_slot(
         .store
         .set_site_admin(
             &who.operator.username,
-            &name,
-            slot,
-            req.operator.as_deref(),
-            reason,
-            &req.note,
+            &SlotAssignment {
+                site: &name,
+                slot,
+                operator: req.operator.as_deref(),
+                reason,
+                note: &req.note,
+            },
             unix_now(),
         )
         .await
