@@ -295,7 +295,12 @@ impl Meetings {
             .await
             .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
         // Subscribe before the first command so that no state change is missed.
-        spawn_state_writer(store.clone(), number.clone(), handle.subscribe());
+        spawn_state_writer(
+            store.clone(),
+            number.clone(),
+            handle.subscribe(),
+            handle.clone(),
+        );
         // A meeting the store already has live (a restart) resumes live.
         let first = if testing && stored.state != dais_store::MeetingState::Live {
             ChairCommand::StartTesting
@@ -448,11 +453,13 @@ async fn plan_from_store(
     })
 }
 
-/// Writes a running meeting's state changes to the store until it ends.
+/// Writes a running meeting's state changes to the store until it ends, and then its record
+/// (JSON and CSV).
 fn spawn_state_writer(
     store: dais_store::Store,
     number: String,
     mut rx: broadcast::Receiver<MeetingEvent>,
+    handle: MeetingHandle,
 ) {
     tokio::spawn(async move {
         loop {
@@ -479,10 +486,35 @@ fn spawn_state_writer(
                 warn!(meeting = %number, error = %e, "meeting state not written to the store");
             }
             if state == dais_store::MeetingState::Ended {
+                write_record(&store, &number, &handle).await;
                 break;
             }
         }
     });
+}
+
+/// Stores an ended meeting's record; a failure is logged (the meeting has ended either way).
+async fn write_record(store: &dais_store::Store, number: &str, handle: &MeetingHandle) {
+    let Some(entries) = handle.record().await else {
+        warn!(meeting = %number, "meeting record not available to store");
+        return;
+    };
+    let exported = dais_conference::record::to_json(&entries)
+        .and_then(|json| Ok((json, dais_conference::record::to_csv(&entries)?)));
+    let result = match exported {
+        Ok((json, csv)) => {
+            store
+                .save_meeting_record("system", number, &json, &csv, unix_now())
+                .await
+        }
+        Err(e) => Err(dais_store::StoreError::Internal(format!(
+            "record export: {e}"
+        ))),
+    };
+    match result {
+        Ok(()) => info!(meeting = %number, entries = entries.len(), "meeting record stored"),
+        Err(e) => warn!(meeting = %number, error = %e, "meeting record not stored"),
+    }
 }
 
 /// The store's role as the conference policy sees it.

@@ -649,3 +649,123 @@ fn equipment_checks_faults_and_moves_are_scoped_to_the_site_and_moves_close_on_a
         assert_eq!(d.get(path, Some(&chair)).status, 403, "{path}");
     }
 }
+
+#[test]
+fn the_meeting_record_is_readable_live_stored_at_the_end_and_kept_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daisd::start_with(dir, data, &[]);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    venues(&d, &admin);
+    let head = d.account(
+        &admin,
+        "head1",
+        json!({"kind": "approver", "stage": "unit_head"}),
+    );
+    let qa = d.account(
+        &admin,
+        "qingdao-a",
+        json!({"kind": "site_admin", "site": "qingdao"}),
+    );
+    let ja = d.account(
+        &admin,
+        "jinan-a",
+        json!({"kind": "site_admin", "site": "jinan"}),
+    );
+    let r = d.post(
+        "/api/v1/meetings",
+        Some(&admin),
+        &json!({"number": "8100", "subject": "s", "main_venue": "province", "venues": ["jinan"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Not running, never ended: no record yet.
+    assert_eq!(
+        d.get("/api/v1/meetings/8100/record", Some(&admin)).status,
+        404
+    );
+    let r = d.post(
+        "/api/v1/meetings/8100/start",
+        Some(&admin),
+        &json!({"testing": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        d.command(&admin, "8100", json!({"command": "go_live"}))
+            .status,
+        200
+    );
+    assert_eq!(
+        d.command(&admin, "8100", json!({"command": "mute", "venue": "jinan"}))
+            .status,
+        200
+    );
+
+    let live = d.get("/api/v1/meetings/8100/record", Some(&ja));
+    assert_eq!(live.status, 200, "{}", live.body);
+    assert_eq!(live.header("content-type"), Some("application/json"));
+    let entries = live.json();
+    let by_admin = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["operator"] == "admin")
+        .count();
+    assert!(by_admin >= 2, "go live and mute by admin: {entries}");
+    assert_eq!(
+        d.get("/api/v1/meetings/8100/record", Some(&head)).status,
+        403
+    );
+    assert_eq!(d.get("/api/v1/meetings/8100/record", Some(&qa)).status, 403);
+    assert_eq!(
+        d.get("/api/v1/meetings/8100/record.csv", Some(&qa)).status,
+        403
+    );
+    assert_eq!(d.get("/api/v1/meetings/8100/record", None).status, 401);
+    assert_eq!(
+        d.get("/api/v1/meetings/81x/record", Some(&admin)).status,
+        400
+    );
+
+    assert_eq!(
+        d.command(&admin, "8100", json!({"command": "end_meeting"}))
+            .status,
+        200
+    );
+    // The server writes the record when the meeting ends: watch the store (a second SQLite
+    // connection beside the server's, as a backup tool would have).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    rt.block_on(async {
+        let store = dais_store::Store::open(&d.data).await.unwrap();
+        while store.meeting_record("8100").await.unwrap().is_none() {
+            assert!(start.elapsed() < GUARD, "the record was never stored");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        store.close().await;
+    });
+    let (data, keep) = d.stop();
+    let d = Daisd::start_with(keep, data, &[]);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    let stored = d.get("/api/v1/meetings/8100/record", Some(&admin));
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let all = stored.json();
+    assert!(all.as_array().unwrap().len() > entries.as_array().unwrap().len());
+    assert_eq!(
+        all[0], entries[0],
+        "the stored record starts as the live one did"
+    );
+    let csv = d.get("/api/v1/meetings/8100/record.csv", Some(&admin));
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.body
+            .starts_with("at_ms,operator,role,kind,venue,detail\r\n"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.lines().count(), all.as_array().unwrap().len() + 1);
+    assert!(csv.body.contains(",admin,it_centre,"), "{}", csv.body);
+}

@@ -167,6 +167,21 @@ const MATRIX: &[Row] = &[
         "meeting.start",
         [401, 403, 403, 403, 200, 409],
     ),
+    // The meeting record: approvers do not read it; a site admin only with their site in it.
+    row(
+        "GET",
+        "/api/v1/meetings/8000/record",
+        None,
+        "meeting.record.read",
+        [401, 403, 200, 200, 200, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/meetings/8001/record.csv",
+        None,
+        "meeting.record.read",
+        [401, 403, 200, 403, 200, 200],
+    ),
     row(
         "WS",
         "/api/v1/meetings/8001/events",

@@ -31,6 +31,7 @@ mod bookings;
 mod equipment;
 mod error;
 mod meetings;
+mod records;
 mod sites;
 mod types;
 mod venues;
@@ -52,6 +53,7 @@ pub use equipment::{
     FaultStatus, MoveStatus,
 };
 pub use error::StoreError;
+pub use records::StoredRecord;
 pub use sites::{Site, Slot, SlotAssignment, SlotChange, SlotChangeReason, SlotHolder};
 pub use types::{
     ApprovalStage, AuditEntry, AuditEvent, AuditResult, DigestHa1, Meeting, MeetingId,

@@ -7,6 +7,7 @@ pub mod equipment;
 pub mod error;
 pub mod meetings;
 pub mod operators;
+pub mod records;
 pub mod sites;
 pub mod system;
 pub mod venues;
@@ -42,6 +43,8 @@ use error::ApiError;
         meetings::start_doc,
         meetings::command,
         meetings::events_doc,
+        records::record_doc,
+        records::record_csv_doc,
         venues::create,
         venues::list,
         venues::get,
