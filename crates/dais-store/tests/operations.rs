@@ -607,3 +607,55 @@ impl AssignSlot for Store {
         .await
     }
 }
+
+/// Figures, not a pass/fail threshold: filing cost as the booking table grows (each filing
+/// runs the room and venue overlap queries), and one scheduler read. Run with
+/// `cargo test --release -p dais-store --test operations -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement"]
+async fn booking_cost_as_the_table_grows() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let mut venues = Vec::new();
+    for i in 0..20 {
+        venues.push(venue(&store, &format!("v{i}")).await);
+    }
+    const N: usize = 2000;
+    let rooms = ["8th floor", "11th floor", "13th floor"];
+    let mut per = Vec::with_capacity(N);
+    for i in 0..N {
+        let i64i = i64::try_from(i).unwrap();
+        let from = T0 + H + i64i * H;
+        let vs = [venues[i % 20], venues[(i + 7) % 20]];
+        let b = booking(rooms[i % 3], &vs, from, from + H);
+        let t = Instant::now();
+        store.create_booking("alice", &b, T0).await.unwrap();
+        per.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let median = |s: &[f64]| {
+        let mut v = s.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let first = median(&per[..100]);
+    let last = median(&per[N - 100..]);
+    // A clash check against a full table.
+    let t = Instant::now();
+    let vs = [venues[0]];
+    let e = store
+        .create_booking("bob", &booking("8th floor", &vs, T0 + H, T0 + 2 * H), T0)
+        .await
+        .unwrap_err();
+    let clash_ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!(matches!(e, StoreError::Clash { .. }));
+    let t = Instant::now();
+    let starts = store.scheduled_starts().await.unwrap();
+    let sched_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "create_booking median: first 100 {first:.3} ms, last 100 of {N} {last:.3} ms \
+         (ratio {:.2}); refused clash {clash_ms:.3} ms; scheduled_starts ({} rows) {sched_ms:.3} ms",
+        last / first,
+        starts.len()
+    );
+}
