@@ -24,6 +24,7 @@ CREATE TABLE bookings (
     CHECK (ends_at > starts_at)
 );
 CREATE INDEX bookings_time ON bookings (starts_at, ends_at);
+CREATE INDEX bookings_room_time ON bookings (room, starts_at);
 
 -- Venues to connect, main venue first.
 CREATE TABLE booking_venues (

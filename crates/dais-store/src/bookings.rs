@@ -257,13 +257,18 @@ impl Store {
             }
         }
 
+        // No booking is longer than MAX_BOOKING_SECS, so one that overlaps starts after this:
+        // the bound keeps the overlap queries an index range of about a day, not every
+        // earlier booking.
+        let earliest = b.starts_at - MAX_BOOKING_SECS;
         let mut tx = self.begin_write().await?;
         let room_clash: Option<(i64, String)> = sqlx::query_as(
             "SELECT id, subject FROM bookings WHERE room = ? AND status <> 'rejected' \
-             AND starts_at < ? AND ends_at > ? ORDER BY starts_at LIMIT 1",
+             AND starts_at < ? AND starts_at > ? AND ends_at > ? ORDER BY starts_at LIMIT 1",
         )
         .bind(b.room)
         .bind(b.ends_at)
+        .bind(earliest)
         .bind(b.starts_at)
         .fetch_optional(&mut *tx)
         .await?;
@@ -290,10 +295,12 @@ impl Store {
                 "SELECT b.id, b.subject FROM bookings b \
                  JOIN booking_venues bv ON bv.booking_id = b.id \
                  WHERE bv.venue_id = ? AND b.status <> 'rejected' \
-                 AND b.starts_at < ? AND b.ends_at > ? ORDER BY b.starts_at LIMIT 1",
+                 AND b.starts_at < ? AND b.starts_at > ? AND b.ends_at > ? \
+                 ORDER BY b.starts_at LIMIT 1",
             )
             .bind(v.0)
             .bind(b.ends_at)
+            .bind(earliest)
             .bind(b.starts_at)
             .fetch_optional(&mut *tx)
             .await?;
