@@ -11,6 +11,7 @@
 //! It does not end meetings at their booked end: the chair may extend a meeting, and cutting
 //! the lines under a running meeting is the chair's decision (`end_meeting`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,14 @@ pub enum Action {
     StartedLive(String),
     /// A running meeting in testing was put live.
     WentLive(String),
+    /// Starting failed; the next attempt waits [`RETRY_AFTER_SECS`].
+    StartFailed(String),
 }
+
+/// After a failed start, the next attempt waits this long (a missing media port or a venue
+/// that cannot take part does not fix itself within a second; the log gets one warning per
+/// attempt, not one a second).
+pub const RETRY_AFTER_SECS: i64 = 30;
 
 /// The scheduler: the store, the registry and the testing lead.
 #[derive(Debug, Clone)]
@@ -45,6 +53,8 @@ pub struct Scheduler {
     store: Store,
     meetings: Arc<Meetings>,
     lead_secs: i64,
+    /// Meetings whose start failed, with the time of the next attempt.
+    retry_at: Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
 
 impl Scheduler {
@@ -54,6 +64,7 @@ impl Scheduler {
             store,
             meetings,
             lead_secs,
+            retry_at: Arc::default(),
         }
     }
 
@@ -102,6 +113,10 @@ impl Scheduler {
         done
     }
 
+    fn retry_at(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.retry_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn one(&self, s: &ScheduledStart, now: i64) -> Option<Action> {
         let actor = dais_conference::Actor::new(SCHEDULER_ACTOR, ConfRole::ItCentre);
         if now < s.starts_at.saturating_sub(self.lead_secs) {
@@ -129,6 +144,9 @@ impl Scheduler {
             // it now would call venues into a meeting nobody is waiting for.
             return None;
         }
+        if self.retry_at().get(&s.number).is_some_and(|at| now < *at) {
+            return None;
+        }
         let stored = match self.store.meeting(&s.number).await {
             Ok(Some(m)) => m,
             Ok(None) => return None,
@@ -144,6 +162,7 @@ impl Scheduler {
             .await
         {
             Ok(_) => {
+                self.retry_at().remove(&s.number);
                 let action = if testing {
                     Action::OpenedTesting(s.number.clone())
                 } else {
@@ -165,8 +184,15 @@ impl Scheduler {
                 Some(action)
             }
             Err(e) => {
-                warn!(meeting = %s.number, error = %e.message, "scheduler: cannot start the meeting");
-                None
+                warn!(
+                    meeting = %s.number,
+                    error = %e.message,
+                    retry_in_secs = RETRY_AFTER_SECS,
+                    "scheduler: cannot start the meeting"
+                );
+                self.retry_at()
+                    .insert(s.number.clone(), now + RETRY_AFTER_SECS);
+                Some(Action::StartFailed(s.number.clone()))
             }
         }
     }
