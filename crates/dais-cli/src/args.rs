@@ -55,8 +55,9 @@ pub enum Command {
     /// Register a site, fill or replace an A/B slot, show its history.
     #[command(subcommand)]
     Site(SiteCmd),
-    /// Venues whose monthly equipment check is due or overdue.
-    EquipmentDue,
+    /// Equipment: monthly checks and the due list, faults, moves and their test calls.
+    #[command(subcommand)]
+    Equipment(EquipmentCmd),
     /// Scheduled → testing.
     StartTesting(Num),
     /// Scheduled or testing → live.
@@ -418,4 +419,74 @@ pub struct NewBookingArgs {
     /// The meeting's dial number (else allocated at approval).
     #[arg(long)]
     pub number: Option<String>,
+}
+
+/// A fault's next status.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FaultStatusArg {
+    /// Being repaired.
+    InRepair,
+    /// Repaired.
+    Fixed,
+    /// Cannot be repaired on site.
+    ReportedToItCentre,
+}
+
+/// `dais equipment ...`
+#[derive(Debug, Subcommand)]
+pub enum EquipmentCmd {
+    /// Venues whose monthly check is due within a week or overdue.
+    Due,
+    /// Recorded checks, newest first.
+    Checks,
+    /// Record a monthly check of a venue (passed unless --failed).
+    Check {
+        /// Venue name.
+        venue: String,
+        /// Something did not work.
+        #[arg(long)]
+        failed: bool,
+        /// Findings.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Fault reports, newest first.
+    Faults,
+    /// Report a fault on a venue's equipment.
+    Fault {
+        /// Venue name.
+        venue: String,
+        /// What is wrong.
+        #[arg(long)]
+        description: String,
+    },
+    /// Move a fault on.
+    FaultStatus {
+        /// Fault id.
+        id: i64,
+        /// The new status.
+        #[arg(value_enum)]
+        status: FaultStatusArg,
+    },
+    /// Equipment move requests, newest first.
+    Moves,
+    /// Apply for an equipment move at a venue.
+    Move {
+        /// Venue name.
+        venue: String,
+        /// What moves where.
+        #[arg(long)]
+        description: String,
+    },
+    /// Record the joint test call after a move (passed unless --failed; IT centre).
+    TestCall {
+        /// Move id.
+        id: i64,
+        /// The call failed.
+        #[arg(long)]
+        failed: bool,
+        /// Notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
 }

@@ -293,7 +293,7 @@ fn execute(cli: &Cli, env: &Env) -> Result<String, CliError> {
             return ops::bookings(cli, &authed(cli, env)?);
         }
         Command::Sites | Command::Site(_) => return ops::sites(cli, &authed(cli, env)?),
-        Command::EquipmentDue => return ops::equipment_due(cli, &authed(cli, env)?),
+        Command::Equipment(_) => return ops::equipment(cli, &authed(cli, env)?),
         other => chair_command(other)?,
     };
     let (number, body) = cmd;
@@ -377,7 +377,7 @@ fn chair_command(cmd: &Command) -> Result<(String, Value), CliError> {
         | Command::Booking(_)
         | Command::Sites
         | Command::Site(_)
-        | Command::EquipmentDue => {
+        | Command::Equipment(_) => {
             return Err(CliError::Usage("not a chair command".into()));
         }
     })

@@ -1,11 +1,13 @@
 //! Operations commands: bookings and their approval, sites and their A/B administrators, the
-//! equipment check reminders.
+//! equipment records.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::args::{BookingCmd, Command, NewBookingArgs, ReasonArg, SiteCmd, SlotArg};
+use crate::args::{
+    BookingCmd, Command, EquipmentCmd, FaultStatusArg, NewBookingArgs, ReasonArg, SiteCmd, SlotArg,
+};
 use crate::client::Client;
 use crate::{CliError, pretty, table};
 
@@ -276,31 +278,124 @@ pub(crate) fn sites(cli: &crate::args::Cli, c: &Client) -> Result<String, CliErr
     })
 }
 
-/// `dais equipment-due`.
-pub(crate) fn equipment_due(cli: &crate::args::Cli, c: &Client) -> Result<String, CliError> {
-    let v = c.get("/api/v1/equipment/due")?;
-    if cli.json {
-        return Ok(pretty(&v));
+fn state_cell(v: &Value, yes: &str, no: &str) -> String {
+    if *v == json!(true) {
+        yes.into()
+    } else {
+        no.into()
     }
-    let rows: Vec<Vec<String>> = list(&v)
+}
+
+fn equipment_table(kind: &str, v: &Value) -> String {
+    let rows: Vec<Vec<String>> = list(v)
         .iter()
-        .map(|d| {
-            vec![
-                table::cell(&d["venue"]),
-                show_time(&d["last_check"]),
-                show_time(&d["due_at"]),
-                if d["overdue"] == json!(true) {
-                    "OVERDUE".into()
-                } else {
-                    "due".into()
-                },
-            ]
+        .map(|x| match kind {
+            "due" => vec![
+                table::cell(&x["venue"]),
+                show_time(&x["last_check"]),
+                show_time(&x["due_at"]),
+                state_cell(&x["overdue"], "OVERDUE", "due"),
+            ],
+            "checks" => vec![
+                table::cell(&x["id"]),
+                table::cell(&x["venue"]),
+                show_time(&x["at"]),
+                state_cell(&x["passed"], "passed", "FAILED"),
+                table::cell(&x["checked_by"]),
+                table::cell(&x["notes"]),
+            ],
+            "faults" => vec![
+                table::cell(&x["id"]),
+                table::cell(&x["venue"]),
+                table::cell(&x["status"]),
+                show_time(&x["opened_at"]),
+                table::cell(&x["reported_by"]),
+                table::cell(&x["description"]),
+            ],
+            _ => vec![
+                table::cell(&x["id"]),
+                table::cell(&x["venue"]),
+                table::cell(&x["status"]),
+                table::cell(&x["requested_by"]),
+                table::cell(&x["test_by"]),
+                table::cell(&x["description"]),
+            ],
         })
         .collect();
-    Ok(table::render(
-        &["VENUE", "LAST CHECK", "DUE", "STATE"],
-        &rows,
-    ))
+    let header: &[&str] = match kind {
+        "due" => &["VENUE", "LAST CHECK", "DUE", "STATE"],
+        "checks" => &["ID", "VENUE", "WHEN", "RESULT", "BY", "NOTES"],
+        "faults" => &["ID", "VENUE", "STATUS", "OPENED", "BY", "DESCRIPTION"],
+        _ => &["ID", "VENUE", "STATUS", "BY", "TESTED BY", "DESCRIPTION"],
+    };
+    table::render(header, &rows)
+}
+
+/// `dais equipment ...`.
+pub(crate) fn equipment(cli: &crate::args::Cli, c: &Client) -> Result<String, CliError> {
+    let Command::Equipment(cmd) = &cli.command else {
+        return Err(CliError::Usage("not an equipment command".into()));
+    };
+    let (kind, v) = match cmd {
+        EquipmentCmd::Due => ("due", c.get("/api/v1/equipment/due")?),
+        EquipmentCmd::Checks => ("checks", c.get("/api/v1/equipment/checks")?),
+        EquipmentCmd::Faults => ("faults", c.get("/api/v1/equipment/faults")?),
+        EquipmentCmd::Moves => ("moves", c.get("/api/v1/equipment/moves")?),
+        EquipmentCmd::Check {
+            venue,
+            failed,
+            notes,
+        } => (
+            "checks",
+            c.post(
+                "/api/v1/equipment/checks",
+                Some(&json!({"venue": venue, "passed": !failed, "notes": notes})),
+            )?,
+        ),
+        EquipmentCmd::Fault { venue, description } => (
+            "faults",
+            c.post(
+                "/api/v1/equipment/faults",
+                Some(&json!({"venue": venue, "description": description})),
+            )?,
+        ),
+        EquipmentCmd::FaultStatus { id, status } => {
+            let status = match status {
+                FaultStatusArg::InRepair => "in_repair",
+                FaultStatusArg::Fixed => "fixed",
+                FaultStatusArg::ReportedToItCentre => "reported_to_it_centre",
+            };
+            (
+                "faults",
+                c.post(
+                    &format!("/api/v1/equipment/faults/{id}/status"),
+                    Some(&json!({ "status": status })),
+                )?,
+            )
+        }
+        EquipmentCmd::Move { venue, description } => (
+            "moves",
+            c.post(
+                "/api/v1/equipment/moves",
+                Some(&json!({"venue": venue, "description": description})),
+            )?,
+        ),
+        EquipmentCmd::TestCall { id, failed, notes } => (
+            "moves",
+            c.post(
+                &format!("/api/v1/equipment/moves/{id}/test-call"),
+                Some(&json!({"passed": !failed, "notes": notes})),
+            )?,
+        ),
+    };
+    // A created or changed item is the API's object: as is with --json, one table row without.
+    Ok(if cli.json {
+        pretty(&v)
+    } else if v.is_array() {
+        equipment_table(kind, &v)
+    } else {
+        equipment_table(kind, &Value::Array(vec![v]))
+    })
 }
 
 #[cfg(test)]

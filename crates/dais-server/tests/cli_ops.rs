@@ -78,7 +78,7 @@ fn dais_files_and_approves_a_booking_and_manages_site_slots() {
         "jinan-a",
         json!({"kind": "site_admin", "site": "jinan"}),
     );
-    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
     let chair = logged_in(&d, dirs[0].path(), "chair1", PW);
     let head = logged_in(&d, dirs[1].path(), "head1", PW);
     let leader = logged_in(&d, dirs[2].path(), "leader1", PW);
@@ -232,6 +232,85 @@ fn dais_files_and_approves_a_booking_and_manages_site_slots() {
         "{}",
         o.stdout
     );
-    let o = dais(&admin, &["equipment-due", "--json"]);
+    let o = dais(&admin, &["equipment", "due", "--json"]);
     assert_eq!((o.code, o.stdout.trim()), (EXIT_OK, "[]"), "{}", o.stderr);
+
+    // Equipment: the site records its check and a fault, applies for a move; the IT centre
+    // records the test call that closes it.
+    let site = logged_in(&d, dirs[4].path(), "jinan-a", PW);
+    let o = dais(
+        &site,
+        &[
+            "equipment",
+            "check",
+            "jinan",
+            "--failed",
+            "--notes",
+            "mic 2 dead",
+        ],
+    );
+    assert_eq!(o.code, EXIT_OK, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("FAILED") && o.stdout.contains("mic 2 dead"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        dais(&site, &["equipment", "check", "province"]).code,
+        EXIT_REFUSED
+    );
+    let o = dais(
+        &site,
+        &[
+            "equipment",
+            "fault",
+            "jinan",
+            "--description",
+            "mic 2 dead",
+            "--json",
+        ],
+    );
+    let fault: Value = serde_json::from_str(&o.stdout).unwrap();
+    let fid = fault["id"].to_string();
+    let o = dais(
+        &site,
+        &["equipment", "fault-status", &fid, "reported-to-it-centre"],
+    );
+    assert!(
+        o.stdout.contains("reported_to_it_centre"),
+        "{} {}",
+        o.stdout,
+        o.stderr
+    );
+    let o = dais(&site, &["equipment", "fault-status", &fid, "fixed"]);
+    assert_eq!(o.code, EXIT_REFUSED, "final: {}", o.stdout);
+    let o = dais(
+        &site,
+        &[
+            "equipment",
+            "move",
+            "jinan",
+            "--description",
+            "to hall 2",
+            "--json",
+        ],
+    );
+    let mid = serde_json::from_str::<Value>(&o.stdout).unwrap()["id"].to_string();
+    assert_eq!(
+        dais(&site, &["equipment", "test-call", &mid]).code,
+        EXIT_REFUSED
+    );
+    let o = dais(&admin, &["equipment", "test-call", &mid, "--failed"]);
+    assert!(o.stdout.contains("test_failed"), "{}", o.stdout);
+    let o = dais(
+        &admin,
+        &["equipment", "test-call", &mid, "--notes", "ok both ways"],
+    );
+    assert!(o.stdout.contains("closed"), "{}", o.stdout);
+    let o = dais(&site, &["equipment", "moves"]);
+    assert!(
+        o.stdout.starts_with("ID") && o.stdout.contains("closed"),
+        "{}",
+        o.stdout
+    );
 }
