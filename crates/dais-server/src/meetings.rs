@@ -57,6 +57,9 @@ pub struct Meetings {
     /// Places calls for meetings started from the store (the SIP service's dialer once it is
     /// attached; until then [`NoDialer`], so venues can only dial in).
     dialer: Mutex<Arc<dyn Dialer>>,
+    /// Set when shutdown begins: no meeting starts after that (the scheduler's next tick or a
+    /// late API call would otherwise start one the shutdown has already passed).
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Meetings {
@@ -81,6 +84,7 @@ impl Meetings {
             engine: EngineConfig::default(),
             entries: Mutex::new(BTreeMap::new()),
             dialer: Mutex::new(Arc::new(NoDialer)),
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -107,6 +111,11 @@ impl Meetings {
             .cloned()
     }
 
+    /// True once shutdown has begun: no new meeting starts.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The handle of a running meeting.
     pub fn handle(&self, number: &str) -> Option<MeetingHandle> {
         self.get(number).map(|e| e.handle)
@@ -121,6 +130,9 @@ impl Meetings {
         plan: MeetingPlan,
         dialer: Arc<dyn Dialer>,
     ) -> Result<MeetingHandle, String> {
+        if self.is_closing() {
+            return Err("the server is shutting down".into());
+        }
         if self.get(&plan.number).is_some() {
             return Err(format!("meeting {} already exists", plan.number));
         }
@@ -700,6 +712,8 @@ impl MeetingControl for Meetings {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            self.closing
+                .store(true, std::sync::atomic::Ordering::Release);
             let entries: Vec<(String, Entry)> =
                 std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()))
                     .into_iter()

@@ -97,6 +97,9 @@ impl Scheduler {
     /// One pass over the schedule at time `now` (Unix seconds). Errors are logged, not
     /// returned: one meeting that cannot start must not stop the others.
     pub async fn tick(&self, now: i64) -> Vec<Action> {
+        if self.meetings.is_closing() {
+            return Vec::new();
+        }
         let due = match self.store.scheduled_starts().await {
             Ok(d) => d,
             Err(e) => {

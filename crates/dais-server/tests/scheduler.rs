@@ -147,7 +147,11 @@ async fn ticks_open_testing_go_live_and_back_off_after_a_failed_start() {
     assert_eq!(s.tick(start + 1).await, vec![]);
     // Past the booked end nothing is started.
     assert_eq!(s.tick(start + 3600 + RETRY_AFTER_SECS * 10).await, vec![]);
+    // Once shutdown has begun nothing starts, even a meeting that is due.
+    let late = approved(&store, "13th floor", &[p], start + 7200).await;
     meetings_shutdown(&meetings).await;
+    assert_eq!(s.tick(start + 7200).await, vec![]);
+    assert!(meetings.handle(&late).is_none());
     store.close().await;
 }
 
