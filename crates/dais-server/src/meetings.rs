@@ -46,6 +46,9 @@ use crate::control::{
 struct Entry {
     handle: MeetingHandle,
     names: BTreeMap<VenueId, String>,
+    /// The record of an earlier run of this meeting cut short by a crash (a stored meeting
+    /// resumed after a restart): this run's entries follow it.
+    earlier: Option<Arc<dais_store::StoredRecord>>,
 }
 
 /// Every meeting of this server.
@@ -111,6 +114,24 @@ impl Meetings {
             .cloned()
     }
 
+    /// A running meeting's record (after an earlier run's, if it was resumed after a crash),
+    /// as JSON or CSV; `None` when it is not running here.
+    ///
+    /// # Errors
+    ///
+    /// The export failed (a bug: the entries are plain data).
+    pub async fn record_export(
+        &self,
+        number: &str,
+        csv: bool,
+    ) -> Option<Result<String, serde_json::Error>> {
+        let entry = self.get(number)?;
+        let entries = entry.handle.record().await?;
+        Some(
+            export_record(entry.earlier.as_deref(), &entries).map(|(j, c)| if csv { c } else { j }),
+        )
+    }
+
     /// True once shutdown has begun: no new meeting starts.
     pub fn is_closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::Acquire)
@@ -156,6 +177,7 @@ impl Meetings {
                 Entry {
                     handle: handle.clone(),
                     names,
+                    earlier: None,
                 },
             );
         Ok(handle)
@@ -302,16 +324,38 @@ impl Meetings {
             return Err(conflict(format!("meeting {number} has ended")));
         }
         let plan = plan_from_store(store, stored, starter).await?;
+        // A record already stored is an earlier run's, cut short by a crash.
+        let earlier = match store.meeting_record(&number).await {
+            Ok(r) => r.map(Arc::new),
+            Err(e) => {
+                warn!(meeting = %number, error = %e, "earlier meeting record not readable");
+                None
+            }
+        };
         let handle = self
             .start_meeting(plan, self.dialer())
             .await
             .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
         // Subscribe before the first command so that no state change is missed.
+        if let Some(e) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&number)
+        {
+            e.earlier.clone_from(&earlier);
+        }
         spawn_state_writer(
             store.clone(),
             number.clone(),
             handle.subscribe(),
-            handle.clone(),
+            RecordWriter {
+                store: store.clone(),
+                number: number.clone(),
+                handle: handle.clone(),
+                earlier,
+                written: None,
+            },
         );
         // A meeting the store already has live (a restart) resumes live.
         let first = if testing && stored.state != dais_store::MeetingState::Live {
@@ -465,17 +509,30 @@ async fn plan_from_store(
     })
 }
 
-/// Writes a running meeting's state changes to the store until it ends, and then its record
-/// (JSON and CSV).
+/// How often a running meeting's record is copied to the store (when it grew), so that a
+/// crash loses at most this much of it.
+pub const RECORD_FLUSH: Duration = Duration::from_secs(5);
+
+/// Writes a running meeting's state changes to the store until it ends, and its record: every
+/// [`RECORD_FLUSH`] while it grows, and once more at the end.
 fn spawn_state_writer(
     store: dais_store::Store,
     number: String,
     mut rx: broadcast::Receiver<MeetingEvent>,
-    handle: MeetingHandle,
+    mut record: RecordWriter,
 ) {
     tokio::spawn(async move {
+        let mut flush = tokio::time::interval(RECORD_FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let to = match rx.recv().await {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = flush.tick() => {
+                    record.write().await;
+                    continue;
+                }
+            };
+            let to = match ev {
                 Ok(MeetingEvent::Conference {
                     event: ConferenceEvent::StateChanged { to, .. },
                 }) => to,
@@ -498,35 +555,69 @@ fn spawn_state_writer(
                 warn!(meeting = %number, error = %e, "meeting state not written to the store");
             }
             if state == dais_store::MeetingState::Ended {
-                write_record(&store, &number, &handle).await;
+                record.write().await;
+                info!(meeting = %number, "meeting record stored at the end");
                 break;
             }
         }
     });
 }
 
-/// Stores an ended meeting's record; a failure is logged (the meeting has ended either way).
-async fn write_record(store: &dais_store::Store, number: &str, handle: &MeetingHandle) {
-    let Some(entries) = handle.record().await else {
-        warn!(meeting = %number, "meeting record not available to store");
-        return;
-    };
-    let exported = dais_conference::record::to_json(&entries)
-        .and_then(|json| Ok((json, dais_conference::record::to_csv(&entries)?)));
-    let result = match exported {
-        Ok((json, csv)) => {
-            store
-                .save_meeting_record("system", number, &json, &csv, unix_now())
-                .await
+/// Copies one meeting's record to the store.
+struct RecordWriter {
+    store: dais_store::Store,
+    number: String,
+    handle: MeetingHandle,
+    earlier: Option<Arc<dais_store::StoredRecord>>,
+    /// Entries in the last copy written (nothing is rewritten while it has not grown).
+    written: Option<usize>,
+}
+
+impl RecordWriter {
+    /// Writes the record if it grew; a failure is logged (the meeting goes on either way).
+    async fn write(&mut self) {
+        let Some(entries) = self.handle.record().await else {
+            return;
+        };
+        if self.written == Some(entries.len()) {
+            return;
         }
-        Err(e) => Err(dais_store::StoreError::Internal(format!(
-            "record export: {e}"
-        ))),
-    };
-    match result {
-        Ok(()) => info!(meeting = %number, entries = entries.len(), "meeting record stored"),
-        Err(e) => warn!(meeting = %number, error = %e, "meeting record not stored"),
+        match export_record(self.earlier.as_deref(), &entries) {
+            Ok((json, csv)) => match self
+                .store
+                .save_meeting_record(&self.number, &json, &csv, unix_now())
+                .await
+            {
+                Ok(()) => self.written = Some(entries.len()),
+                Err(e) => warn!(meeting = %self.number, error = %e, "meeting record not stored"),
+            },
+            Err(e) => warn!(meeting = %self.number, error = %e, "meeting record not exported"),
+        }
     }
+}
+
+/// JSON and CSV of an earlier run's entries (if any) followed by this run's.
+fn export_record(
+    earlier: Option<&dais_store::StoredRecord>,
+    entries: &[dais_conference::RecordEntry],
+) -> Result<(String, String), serde_json::Error> {
+    let csv_now = dais_conference::record::to_csv(entries)?;
+    let Some(earlier) = earlier else {
+        return Ok((dais_conference::record::to_json(entries)?, csv_now));
+    };
+    let mut all: Vec<serde_json::Value> = serde_json::from_str(&earlier.json)?;
+    all.extend(
+        entries
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?,
+    );
+    // This run's rows without their header line.
+    let rows = csv_now.split_once("\r\n").map_or("", |(_, rest)| rest);
+    Ok((
+        serde_json::to_string_pretty(&all)?,
+        format!("{}{rows}", earlier.csv),
+    ))
 }
 
 /// The store's role as the conference policy sees it.

@@ -339,7 +339,34 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
     }
     assert_eq!(m["venues_total"], 2);
 
-    // Crash: SIGKILL, no shutdown sequence.
+    // The record is copied to the store while the meeting runs: wait for the copy holding the
+    // scheduler's start, then crash (SIGKILL, no shutdown sequence).
+    let started_by_scheduler = |record: &Value| {
+        record
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["actor"]["operator"] == "scheduler" && e["kind"]["kind"] == "command")
+            .count()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    rt.block_on(async {
+        let store = dais_store::Store::open(&d.data).await.unwrap();
+        loop {
+            if let Some(r) = store.meeting_record("8500").await.unwrap()
+                && started_by_scheduler(&serde_json::from_str(&r.json).unwrap()) > 0
+            {
+                break;
+            }
+            assert!(t.elapsed() < GUARD, "the running record was never copied");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        store.close().await;
+    });
     let (data, keep) = d.kill();
     let d = Daisd::start_with(keep, data, &["--config", &conf_s]);
     let admin = login(d.addr, "admin", ADMIN_PW);
@@ -370,6 +397,9 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
     // ...and live at the start.
     let m = wait_meeting(&d, &admin, "8500", |m| running(m) && m["state"] == "live");
     assert!(now() >= start, "live before its start: {m}");
+    // The record holds the run before the crash and the run after it.
+    let record = d.get("/api/v1/meetings/8500/record", Some(&admin)).json();
+    assert!(started_by_scheduler(&record) >= 2, "{record}");
 
     let (data, _keep) = d.stop();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -732,7 +762,14 @@ fn the_meeting_record_is_readable_live_stored_at_the_end_and_kept_across_a_resta
         200
     );
     // The server writes the record when the meeting ends: watch the store (a second SQLite
-    // connection beside the server's, as a backup tool would have).
+    // connection beside the server's, as a backup tool would have) until its copy is as long
+    // as the ended meeting's record.
+    let ended = d.get("/api/v1/meetings/8100/record", Some(&admin)).json();
+    let want = ended.as_array().unwrap().len();
+    assert!(
+        want > entries.as_array().unwrap().len(),
+        "the end is recorded"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -740,8 +777,22 @@ fn the_meeting_record_is_readable_live_stored_at_the_end_and_kept_across_a_resta
     let start = Instant::now();
     rt.block_on(async {
         let store = dais_store::Store::open(&d.data).await.unwrap();
-        while store.meeting_record("8100").await.unwrap().is_none() {
-            assert!(start.elapsed() < GUARD, "the record was never stored");
+        loop {
+            let stored = store.meeting_record("8100").await.unwrap();
+            let n = stored.map_or(0, |r| {
+                serde_json::from_str::<Value>(&r.json)
+                    .unwrap()
+                    .as_array()
+                    .unwrap()
+                    .len()
+            });
+            if n == want {
+                break;
+            }
+            assert!(
+                start.elapsed() < GUARD,
+                "the whole record was never stored ({n} of {want})"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         store.close().await;

@@ -1,7 +1,6 @@
 //! Meeting records as exported when a meeting ends (JSON and CSV, kept verbatim).
 
-use crate::audit::append_in;
-use crate::{AuditEvent, AuditResult, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// A stored meeting record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +16,14 @@ pub struct StoredRecord {
 }
 
 impl Store {
-    /// Stores (or replaces: a meeting resumed after a restart ends again) a meeting's record.
+    /// Stores (or replaces with a longer copy) a meeting's record. Not audited: the server
+    /// copies the record while the meeting runs; the meeting's end is audited by its state.
     ///
     /// # Errors
     ///
     /// [`StoreError::NotFound`] for a meeting the store does not know, database errors.
     pub async fn save_meeting_record(
         &self,
-        actor: &str,
         number: &str,
         json: &str,
         csv: &str,
@@ -50,18 +49,6 @@ impl Store {
         .bind(csv)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "meeting.record.write",
-                target: &format!("meeting {number}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
         .await?;
         tx.commit().await?;
         Ok(())

@@ -49,24 +49,15 @@ pub fn router(meetings: Arc<Meetings>) -> Router<AppState> {
         )
 }
 
-/// The record, its venue names, and whether it came from the running meeting.
+/// The record (live from the registry, else the stored copy) and the meeting's venue names.
 async fn load(
     state: &AppState,
     meetings: &Meetings,
     number: &str,
     csv: bool,
 ) -> Result<(String, Vec<String>), ApiError> {
-    if let Some(handle) = meetings.handle(number) {
-        let entries = handle
-            .record()
-            .await
-            .ok_or_else(|| ApiError::not_found(format!("meeting {number} has stopped")))?;
-        let text = if csv {
-            dais_conference::record::to_csv(&entries)
-        } else {
-            dais_conference::record::to_json(&entries)
-        }
-        .map_err(ApiError::internal)?;
+    if let Some(text) = meetings.record_export(number, csv).await {
+        let text = text.map_err(ApiError::internal)?;
         let names = meetings
             .meeting_state(number.to_owned())
             .await?
