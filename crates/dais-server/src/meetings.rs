@@ -300,9 +300,10 @@ impl Meetings {
 
     /// Starts a stored meeting (not running, not ended) the way `POST
     /// /api/v1/meetings/{number}/start` does: builds the plan from the store, starts it with
-    /// the registry's dialer, writes its state changes back, puts it in testing (`testing` and
-    /// still scheduled) or live, and dials every venue. `starter` chairs it when the store
-    /// names no chair; `actor` is who the commands are issued as. The scheduler uses it too.
+    /// the registry's dialer, writes its state changes and its record back, puts it in testing
+    /// (`testing`, unless the store has it live) or live, and dials every venue. `starter`
+    /// chairs it when the store names no chair; `actor` is who the commands are issued as.
+    /// The scheduler uses it too.
     ///
     /// # Errors
     ///
@@ -336,7 +337,6 @@ impl Meetings {
             .start_meeting(plan, self.dialer())
             .await
             .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
-        // Subscribe before the first command so that no state change is missed.
         if let Some(e) = self
             .entries
             .lock()
@@ -345,6 +345,7 @@ impl Meetings {
         {
             e.earlier.clone_from(&earlier);
         }
+        // Subscribe before the first command so that no state change is missed.
         spawn_state_writer(
             store.clone(),
             number.clone(),
