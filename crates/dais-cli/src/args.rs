@@ -45,6 +45,19 @@ pub enum Command {
     /// Add an operator account.
     #[command(subcommand)]
     Operator(OperatorCmd),
+    /// List bookings (yours, or all for approvers, the IT centre and auditors).
+    Bookings,
+    /// File, show, approve or reject a booking; the approval inbox.
+    #[command(subcommand)]
+    Booking(BookingCmd),
+    /// List sites with their A/B administrators and vacancies.
+    Sites,
+    /// Register a site, fill or replace an A/B slot, show its history.
+    #[command(subcommand)]
+    Site(SiteCmd),
+    /// Equipment: monthly checks and the due list, faults, moves and their test calls.
+    #[command(subcommand)]
+    Equipment(EquipmentCmd),
     /// Scheduled → testing.
     StartTesting(Num),
     /// Scheduled or testing → live.
@@ -267,4 +280,213 @@ pub enum PollCmd {
     Resume(Num),
     /// Stop polling.
     Stop(Num),
+}
+
+/// `dais booking ...`
+#[derive(Debug, Subcommand)]
+pub enum BookingCmd {
+    /// File a booking (the application form).
+    Create(Box<NewBookingArgs>),
+    /// One booking, with where it stands and the opinions so far.
+    Show {
+        /// Booking reference.
+        id: i64,
+    },
+    /// The bookings waiting for your opinion.
+    Inbox,
+    /// Approve a booking at the stage it waits at.
+    Approve {
+        /// Booking reference.
+        id: i64,
+        /// Your opinion.
+        #[arg(long)]
+        opinion: String,
+    },
+    /// Reject a booking at the stage it waits at.
+    Reject {
+        /// Booking reference.
+        id: i64,
+        /// Your opinion.
+        #[arg(long)]
+        opinion: String,
+    },
+    /// The meeting-room catalogue.
+    Rooms,
+}
+
+/// An A/B slot.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SlotArg {
+    /// Primary.
+    A,
+    /// Backup.
+    B,
+}
+
+/// Why a slot changes hands.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReasonArg {
+    /// Filling a vacant slot.
+    Appointment,
+    /// The holder moved to another post.
+    Transfer,
+    /// The holder is on leave.
+    Leave,
+    /// The holder resigned.
+    Resignation,
+    /// The holder retired.
+    Retirement,
+}
+
+/// `dais site ...`
+#[derive(Debug, Subcommand)]
+pub enum SiteCmd {
+    /// Register a site (IT centre).
+    Add {
+        /// Name (a-z 0-9 - _).
+        name: String,
+    },
+    /// Put a site administrator in slot a or b (IT centre).
+    Assign {
+        /// Site.
+        site: String,
+        /// Slot.
+        #[arg(value_enum)]
+        slot: SlotArg,
+        /// The site administrator's account.
+        operator: String,
+        /// Why: appointment for a vacant slot, else why the holder goes.
+        #[arg(long, value_enum)]
+        reason: ReasonArg,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Leave slot a or b vacant (IT centre).
+    Vacate {
+        /// Site.
+        site: String,
+        /// Slot.
+        #[arg(value_enum)]
+        slot: SlotArg,
+        /// Why the holder goes.
+        #[arg(long, value_enum)]
+        reason: ReasonArg,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Every change of a site's slots.
+    History {
+        /// Site.
+        site: String,
+    },
+}
+
+/// `dais booking create` arguments.
+#[derive(Debug, Args)]
+pub struct NewBookingArgs {
+    /// The applying unit.
+    #[arg(long)]
+    pub unit: String,
+    /// Subject (meeting content).
+    #[arg(long)]
+    pub subject: String,
+    /// Who attends.
+    #[arg(long)]
+    pub attendees: String,
+    /// How many attend.
+    #[arg(long)]
+    pub count: u32,
+    /// Start: RFC 3339 (2026-12-01T09:00:00+08:00) or Unix seconds.
+    #[arg(long)]
+    pub from: String,
+    /// End: RFC 3339 or Unix seconds.
+    #[arg(long)]
+    pub to: String,
+    /// Meeting room (see the catalogue in `dais booking rooms`).
+    #[arg(long)]
+    pub room: String,
+    /// Venues, main venue first (repeat, or comma-separated).
+    #[arg(long = "venue", value_delimiter = ',', required = true)]
+    pub venues: Vec<String>,
+    /// Remarks.
+    #[arg(long, default_value = "")]
+    pub remarks: String,
+    /// The chair operator's account.
+    #[arg(long)]
+    pub chair: Option<String>,
+    /// The meeting's dial number (else allocated at approval).
+    #[arg(long)]
+    pub number: Option<String>,
+}
+
+/// A fault's next status.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FaultStatusArg {
+    /// Being repaired.
+    InRepair,
+    /// Repaired.
+    Fixed,
+    /// Cannot be repaired on site.
+    ReportedToItCentre,
+}
+
+/// `dais equipment ...`
+#[derive(Debug, Subcommand)]
+pub enum EquipmentCmd {
+    /// Venues whose monthly check is due within a week or overdue.
+    Due,
+    /// Recorded checks, newest first.
+    Checks,
+    /// Record a monthly check of a venue (passed unless --failed).
+    Check {
+        /// Venue name.
+        venue: String,
+        /// Something did not work.
+        #[arg(long)]
+        failed: bool,
+        /// Findings.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Fault reports, newest first.
+    Faults,
+    /// Report a fault on a venue's equipment.
+    Fault {
+        /// Venue name.
+        venue: String,
+        /// What is wrong.
+        #[arg(long)]
+        description: String,
+    },
+    /// Move a fault on.
+    FaultStatus {
+        /// Fault id.
+        id: i64,
+        /// The new status.
+        #[arg(value_enum)]
+        status: FaultStatusArg,
+    },
+    /// Equipment move requests, newest first.
+    Moves,
+    /// Apply for an equipment move at a venue.
+    Move {
+        /// Venue name.
+        venue: String,
+        /// What moves where.
+        #[arg(long)]
+        description: String,
+    },
+    /// Record the joint test call after a move (passed unless --failed; IT centre).
+    TestCall {
+        /// Move id.
+        id: i64,
+        /// The call failed.
+        #[arg(long)]
+        failed: bool,
+        /// Notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
 }

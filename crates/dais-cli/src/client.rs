@@ -51,6 +51,14 @@ impl Client {
         self.finish(resp)
     }
 
+    pub(crate) fn put(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        let mut req = self.agent.put(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        self.finish(req.send_json(body))
+    }
+
     fn finish(
         &self,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,

@@ -24,6 +24,7 @@
 
 mod args;
 mod client;
+mod ops;
 mod table;
 
 use std::collections::BTreeMap;
@@ -288,6 +289,11 @@ fn execute(cli: &Cli, env: &Env) -> Result<String, CliError> {
             });
         }
         Command::Operator(o) => return operator(cli, env, o),
+        Command::Bookings | Command::Booking(_) => {
+            return ops::bookings(cli, &authed(cli, env)?);
+        }
+        Command::Sites | Command::Site(_) => return ops::sites(cli, &authed(cli, env)?),
+        Command::Equipment(_) => return ops::equipment(cli, &authed(cli, env)?),
         other => chair_command(other)?,
     };
     let (number, body) = cmd;
@@ -366,7 +372,12 @@ fn chair_command(cmd: &Command) -> Result<(String, Value), CliError> {
         | Command::Venues
         | Command::Venue(_)
         | Command::Operators
-        | Command::Operator(_) => {
+        | Command::Operator(_)
+        | Command::Bookings
+        | Command::Booking(_)
+        | Command::Sites
+        | Command::Site(_)
+        | Command::Equipment(_) => {
             return Err(CliError::Usage("not a chair command".into()));
         }
     })

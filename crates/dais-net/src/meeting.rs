@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use dais_conference::{
     Action, Actor, AdmitError, ChairCommand, CommandError, Conference, ConferenceConfig,
-    ConferenceEvent, FeedRole, LegEvent, MeetingPlan, Snapshot, VenueId,
+    ConferenceEvent, FeedRole, LegEvent, MeetingPlan, RecordEntry, Snapshot, VenueId,
 };
 use dais_media::{FeedId, LegConfig, LegId, MediaEvent, MediaKind};
 use serde::Serialize;
@@ -159,6 +159,7 @@ enum Msg {
         oneshot::Sender<Result<(), CommandError>>,
     ),
     Snapshot(oneshot::Sender<MeetingView>),
+    Record(oneshot::Sender<Vec<RecordEntry>>),
     Admit(VenueId, oneshot::Sender<Result<(), AdmitError>>),
     LegUp(VenueId, LegConfig, oneshot::Sender<Result<LegId, LegError>>),
     LegUpdate(VenueId, LegConfig, oneshot::Sender<Result<(), LegError>>),
@@ -221,6 +222,7 @@ impl std::fmt::Debug for Msg {
         f.write_str(match self {
             Msg::Command(..) => "Command",
             Msg::Snapshot(..) => "Snapshot",
+            Msg::Record(..) => "Record",
             Msg::Admit(..) => "Admit",
             Msg::LegUp(..) => "LegUp",
             Msg::LegUpdate(..) => "LegUpdate",
@@ -275,6 +277,13 @@ impl MeetingHandle {
     pub async fn view(&self) -> Option<MeetingView> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Msg::Snapshot(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The meeting record so far (closed once the meeting ended), for export.
+    pub async fn record(&self) -> Option<Vec<RecordEntry>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Record(tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -542,6 +551,9 @@ impl Controller {
             }
             Msg::Snapshot(reply) => {
                 let _ = reply.send(self.view().await);
+            }
+            Msg::Record(reply) => {
+                let _ = reply.send(self.conf.record().to_vec());
             }
             Msg::Admit(venue, reply) => {
                 let _ = reply.send(self.conf.admit(now, &venue));

@@ -38,6 +38,8 @@ pub struct AppState {
     pub http_metrics: HttpMetrics,
     /// The meeting engine, when one is attached.
     pub control: Option<Arc<dyn MeetingControl>>,
+    /// The meeting-room catalogue bookings choose from.
+    pub rooms: Arc<[String]>,
     pub(crate) ready: Arc<AtomicBool>,
     pub(crate) openapi_json: Arc<str>,
 }
@@ -273,6 +275,7 @@ impl App {
             registry: Arc::new(registry),
             http_metrics,
             control: control.clone(),
+            rooms: config.rooms.clone().into(),
             ready: ready.clone(),
             openapi_json,
         };

@@ -68,6 +68,8 @@ struct FileConfig {
     console_language: Option<String>,
     session_ttl_secs: Option<i64>,
     shutdown_grace_secs: Option<u64>,
+    rooms: Option<Vec<String>>,
+    testing_lead_secs: Option<i64>,
 }
 
 /// Why the configuration was refused. The message names the key and where it came from.
@@ -243,7 +245,17 @@ pub struct Config {
     /// Password for the first admin account (`DAIS_ADMIN_PASSWORD`; environment only, so it
     /// stays out of files and process listings).
     pub admin_password: Option<Secret>,
+    /// The meeting-room catalogue bookings choose from (config file `rooms`).
+    pub rooms: Vec<String>,
+    /// How long before a booked meeting's start the scheduler opens its testing window
+    /// (config file `testing_lead_secs`).
+    pub testing_lead_secs: i64,
 }
+
+/// The default meeting-room catalogue.
+pub const DEFAULT_ROOMS: [&str; 3] = ["8th floor", "11th floor", "13th floor"];
+/// Default testing window before a booked meeting: 30 minutes.
+pub const DEFAULT_TESTING_LEAD_SECS: i64 = 30 * 60;
 
 impl Config {
     /// A configuration with every default (loopback listeners, `./dais-data`).
@@ -413,7 +425,30 @@ impl Config {
                 problem: format!("{grace} is outside 1..=600"),
             });
         }
+        let rooms = file
+            .rooms
+            .unwrap_or_else(|| DEFAULT_ROOMS.iter().map(|r| (*r).to_owned()).collect());
+        let bad_room = rooms
+            .iter()
+            .find(|r| r.trim().is_empty() || r.len() > 128 || r.chars().any(char::is_control));
+        if rooms.is_empty() || bad_room.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "rooms",
+                source_desc: "config file".into(),
+                problem: "must list 1 or more room names of 1 to 128 bytes".into(),
+            });
+        }
+        let testing_lead_secs = file.testing_lead_secs.unwrap_or(DEFAULT_TESTING_LEAD_SECS);
+        if !(0..=24 * 3600).contains(&testing_lead_secs) {
+            return Err(ConfigError::Invalid {
+                key: "testing_lead_secs",
+                source_desc: "config file".into(),
+                problem: format!("{testing_lead_secs} is outside 0..=86400"),
+            });
+        }
         Ok(Config {
+            rooms,
+            testing_lead_secs,
             data_dir: PathBuf::from(data.value),
             http: http_addr,
             sip: sip_addr,
@@ -551,6 +586,15 @@ mod tests {
         assert_eq!((c.rtp_ports.lo(), c.rtp_ports.hi()), (20000, 20999));
         assert_eq!(c.log_format, LogFormat::Human);
         assert!(!c.demo);
+        assert_eq!(c.rooms, DEFAULT_ROOMS);
+        assert_eq!(c.testing_lead_secs, DEFAULT_TESTING_LEAD_SECS);
+    }
+
+    #[test]
+    fn rooms_and_testing_lead_come_from_the_file() {
+        let c = file("rooms = [\"Hall A\", \"Hall B\"]\ntesting_lead_secs = 600\n").unwrap();
+        assert_eq!(c.rooms, ["Hall A", "Hall B"]);
+        assert_eq!(c.testing_lead_secs, 600);
     }
 
     #[test]
@@ -593,6 +637,9 @@ mod tests {
             ("sip = \"0.0.0.0:5060\"", "public_ip"),
             ("log_format = \"xml\"", "log_format"),
             ("session_ttl_secs = 1", "session_ttl_secs"),
+            ("rooms = []", "rooms"),
+            ("rooms = [\"\"]", "rooms"),
+            ("testing_lead_secs = -1", "testing_lead_secs"),
             ("demo = \"yes\"", "demo"),
             ("console_language = \"fr\"", "console_language"),
         ] {

@@ -29,6 +29,7 @@ pub mod logging;
 pub mod media_metrics;
 pub mod meetings;
 pub mod metrics;
+pub mod scheduler;
 pub mod sip;
 
 pub use api::auth::AuthedOperator;

@@ -56,6 +56,7 @@ async fn main() -> ExitCode {
     }
     let meetings = Meetings::new(app.config().sip.ip(), app.config().rtp_ports);
     app.add_router(meetings.router());
+    app.add_router(dais_server::api::records::router(meetings.clone()));
     app.set_meeting_control(meetings.clone());
     // SIP after the registry (its directory looks meetings up there); its shutdown step runs
     // after the meetings have ended and BYEd their legs.
@@ -84,6 +85,7 @@ async fn main() -> ExitCode {
         }
     }
 
+    dais_server::scheduler::Scheduler::spawn(&mut app, meetings.clone());
     match app.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

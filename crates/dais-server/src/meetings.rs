@@ -48,6 +48,9 @@ struct Entry {
     names: BTreeMap<VenueId, String>,
     /// The plan's venues with their place in the hierarchy (the console lays its wall out by it).
     plan: Vec<Venue>,
+    /// The record of an earlier run of this meeting cut short by a crash (a stored meeting
+    /// resumed after a restart): this run's entries follow it.
+    earlier: Option<Arc<dais_store::StoredRecord>>,
 }
 
 /// Every meeting of this server.
@@ -59,6 +62,9 @@ pub struct Meetings {
     /// Places calls for meetings started from the store (the SIP service's dialer once it is
     /// attached; until then [`NoDialer`], so venues can only dial in).
     dialer: Mutex<Arc<dyn Dialer>>,
+    /// Set when shutdown begins: no meeting starts after that (the scheduler's next tick or a
+    /// late API call would otherwise start one the shutdown has already passed).
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Meetings {
@@ -83,6 +89,7 @@ impl Meetings {
             engine: EngineConfig::default(),
             entries: Mutex::new(BTreeMap::new()),
             dialer: Mutex::new(Arc::new(NoDialer)),
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -109,6 +116,29 @@ impl Meetings {
             .cloned()
     }
 
+    /// A running meeting's record (after an earlier run's, if it was resumed after a crash),
+    /// as JSON or CSV; `None` when it is not running here.
+    ///
+    /// # Errors
+    ///
+    /// The export failed (a bug: the entries are plain data).
+    pub async fn record_export(
+        &self,
+        number: &str,
+        csv: bool,
+    ) -> Option<Result<String, serde_json::Error>> {
+        let entry = self.get(number)?;
+        let entries = entry.handle.record().await?;
+        Some(
+            export_record(entry.earlier.as_deref(), &entries).map(|(j, c)| if csv { c } else { j }),
+        )
+    }
+
+    /// True once shutdown has begun: no new meeting starts.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The handle of a running meeting.
     pub fn handle(&self, number: &str) -> Option<MeetingHandle> {
         self.get(number).map(|e| e.handle)
@@ -123,6 +153,9 @@ impl Meetings {
         plan: MeetingPlan,
         dialer: Arc<dyn Dialer>,
     ) -> Result<MeetingHandle, String> {
+        if self.is_closing() {
+            return Err("the server is shutting down".into());
+        }
         if self.get(&plan.number).is_some() {
             return Err(format!("meeting {} already exists", plan.number));
         }
@@ -148,6 +181,7 @@ impl Meetings {
                     handle: handle.clone(),
                     names,
                     plan: plan_venues,
+                    earlier: None,
                 },
             );
         Ok(handle)
@@ -269,6 +303,98 @@ impl Meetings {
         })
     }
 
+    /// Starts a stored meeting (not running, not ended) the way `POST
+    /// /api/v1/meetings/{number}/start` does: builds the plan from the store, starts it with
+    /// the registry's dialer, writes its state changes and its record back, puts it in testing
+    /// (`testing`, unless the store has it live) or live, and dials every venue. `starter`
+    /// chairs it when the store names no chair; `actor` is who the commands are issued as.
+    /// The scheduler uses it too.
+    ///
+    /// # Errors
+    ///
+    /// 409 when running or ended or a venue cannot take part, 503 without a free port pair.
+    pub async fn launch_stored(
+        &self,
+        store: &dais_store::Store,
+        stored: &dais_store::Meeting,
+        starter: &str,
+        actor: dais_conference::Actor,
+        testing: bool,
+    ) -> Result<MeetingDetail, ApiError> {
+        let number = stored.number.clone();
+        let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "refused", why);
+        if self.get(&number).is_some() {
+            return Err(conflict(format!("meeting {number} is already running")));
+        }
+        if stored.state == dais_store::MeetingState::Ended {
+            return Err(conflict(format!("meeting {number} has ended")));
+        }
+        let plan = plan_from_store(store, stored, starter).await?;
+        // A record already stored is an earlier run's, cut short by a crash.
+        let earlier = match store.meeting_record(&number).await {
+            Ok(r) => r.map(Arc::new),
+            Err(e) => {
+                warn!(meeting = %number, error = %e, "earlier meeting record not readable");
+                None
+            }
+        };
+        let handle = self
+            .start_meeting(plan, self.dialer())
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
+        if let Some(e) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&number)
+        {
+            e.earlier.clone_from(&earlier);
+        }
+        // Subscribe before the first command so that no state change is missed.
+        spawn_state_writer(
+            store.clone(),
+            number.clone(),
+            handle.subscribe(),
+            RecordWriter {
+                store: store.clone(),
+                number: number.clone(),
+                handle: handle.clone(),
+                earlier,
+                written: None,
+            },
+        );
+        // A meeting the store already has live (a restart) resumes live.
+        let first = if testing && stored.state != dais_store::MeetingState::Live {
+            ChairCommand::StartTesting
+        } else {
+            ChairCommand::GoLive
+        };
+        handle
+            .command(actor.clone(), first)
+            .await
+            .map_err(|e| ApiError::from(from_policy(e)))?;
+        let venues: Vec<VenueId> = self
+            .get(&number)
+            .map(|e| e.names.keys().cloned().collect())
+            .unwrap_or_default();
+        for venue in venues {
+            if let Err(e) = handle
+                .command(
+                    actor.clone(),
+                    ChairCommand::Dial {
+                        venue: venue.clone(),
+                    },
+                )
+                .await
+            {
+                warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
+            }
+        }
+        self.meeting_state(number.clone())
+            .await
+            .map_err(ApiError::from)
+    }
+
     /// `POST /api/v1/meetings/{number}/start`: see [`crate::api::meetings::start_doc`].
     async fn start_stored(
         &self,
@@ -306,54 +432,15 @@ impl Meetings {
             )
             .await);
         }
-        let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "refused", why);
-        let outcome = async {
-            if self.get(&number).is_some() {
-                return Err(conflict(format!("meeting {number} is already running")));
-            }
-            if stored.state == dais_store::MeetingState::Ended {
-                return Err(conflict(format!("meeting {number} has ended")));
-            }
-            let plan = plan_from_store(&state.store, &stored, username).await?;
-            let handle = self
-                .start_meeting(plan, self.dialer())
-                .await
-                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e))?;
-            // Subscribe before the first command so that no state change is missed.
-            spawn_state_writer(state.store.clone(), number.clone(), handle.subscribe());
-            let actor = conference_actor(&who.actor());
-            // A meeting the store already has live (a restart) resumes live.
-            let first = if req.testing && stored.state == dais_store::MeetingState::Scheduled {
-                ChairCommand::StartTesting
-            } else {
-                ChairCommand::GoLive
-            };
-            handle
-                .command(actor.clone(), first)
-                .await
-                .map_err(|e| ApiError::from(from_policy(e)))?;
-            let venues: Vec<VenueId> = self
-                .get(&number)
-                .map(|e| e.names.keys().cloned().collect())
-                .unwrap_or_default();
-            for venue in venues {
-                if let Err(e) = handle
-                    .command(
-                        actor.clone(),
-                        ChairCommand::Dial {
-                            venue: venue.clone(),
-                        },
-                    )
-                    .await
-                {
-                    warn!(meeting = %number, venue = %venue, error = %e, "venue not dialled");
-                }
-            }
-            self.meeting_state(number.clone())
-                .await
-                .map_err(ApiError::from)
-        }
-        .await;
+        let outcome = self
+            .launch_stored(
+                &state.store,
+                &stored,
+                username,
+                conference_actor(&who.actor()),
+                req.testing,
+            )
+            .await;
         let result = match &outcome {
             Ok(_) => dais_store::AuditResult::Ok,
             Err(e) if e.status.is_client_error() => {
@@ -428,15 +515,30 @@ async fn plan_from_store(
     })
 }
 
-/// Writes a running meeting's state changes to the store until it ends.
+/// How often a running meeting's record is copied to the store (when it grew), so that a
+/// crash loses at most this much of it.
+pub const RECORD_FLUSH: Duration = Duration::from_secs(5);
+
+/// Writes a running meeting's state changes to the store until it ends, and its record: every
+/// [`RECORD_FLUSH`] while it grows, and once more at the end.
 fn spawn_state_writer(
     store: dais_store::Store,
     number: String,
     mut rx: broadcast::Receiver<MeetingEvent>,
+    mut record: RecordWriter,
 ) {
     tokio::spawn(async move {
+        let mut flush = tokio::time::interval(RECORD_FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let to = match rx.recv().await {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = flush.tick() => {
+                    record.write().await;
+                    continue;
+                }
+            };
+            let to = match ev {
                 Ok(MeetingEvent::Conference {
                     event: ConferenceEvent::StateChanged { to, .. },
                 }) => to,
@@ -459,10 +561,69 @@ fn spawn_state_writer(
                 warn!(meeting = %number, error = %e, "meeting state not written to the store");
             }
             if state == dais_store::MeetingState::Ended {
+                record.write().await;
+                info!(meeting = %number, "meeting record stored at the end");
                 break;
             }
         }
     });
+}
+
+/// Copies one meeting's record to the store.
+struct RecordWriter {
+    store: dais_store::Store,
+    number: String,
+    handle: MeetingHandle,
+    earlier: Option<Arc<dais_store::StoredRecord>>,
+    /// Entries in the last copy written (nothing is rewritten while it has not grown).
+    written: Option<usize>,
+}
+
+impl RecordWriter {
+    /// Writes the record if it grew; a failure is logged (the meeting goes on either way).
+    async fn write(&mut self) {
+        let Some(entries) = self.handle.record().await else {
+            return;
+        };
+        if self.written == Some(entries.len()) {
+            return;
+        }
+        match export_record(self.earlier.as_deref(), &entries) {
+            Ok((json, csv)) => match self
+                .store
+                .save_meeting_record(&self.number, &json, &csv, unix_now())
+                .await
+            {
+                Ok(()) => self.written = Some(entries.len()),
+                Err(e) => warn!(meeting = %self.number, error = %e, "meeting record not stored"),
+            },
+            Err(e) => warn!(meeting = %self.number, error = %e, "meeting record not exported"),
+        }
+    }
+}
+
+/// JSON and CSV of an earlier run's entries (if any) followed by this run's.
+fn export_record(
+    earlier: Option<&dais_store::StoredRecord>,
+    entries: &[dais_conference::RecordEntry],
+) -> Result<(String, String), serde_json::Error> {
+    let csv_now = dais_conference::record::to_csv(entries)?;
+    let Some(earlier) = earlier else {
+        return Ok((dais_conference::record::to_json(entries)?, csv_now));
+    };
+    let mut all: Vec<serde_json::Value> = serde_json::from_str(&earlier.json)?;
+    all.extend(
+        entries
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?,
+    );
+    // This run's rows without their header line.
+    let rows = csv_now.split_once("\r\n").map_or("", |(_, rest)| rest);
+    Ok((
+        serde_json::to_string_pretty(&all)?,
+        format!("{}{rows}", earlier.csv),
+    ))
 }
 
 /// The store's role as the conference policy sees it.
@@ -649,6 +810,8 @@ impl MeetingControl for Meetings {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            self.closing
+                .store(true, std::sync::atomic::Ordering::Release);
             let entries: Vec<(String, Entry)> =
                 std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()))
                     .into_iter()

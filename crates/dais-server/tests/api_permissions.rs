@@ -1,4 +1,4 @@
-//! The permission matrix: every endpoint × every role (IT centre, site admin, chair operator,
+//! The permission matrix: every endpoint (bookings and sites included) × every role (IT centre, site admin, chair operator,
 //! approver, auditor, anonymous) → the status each must get, table-driven, against the real
 //! `daisd --demo`; then every refusal is found in the audit log with its actor.
 
@@ -167,6 +167,21 @@ const MATRIX: &[Row] = &[
         "meeting.start",
         [401, 403, 403, 403, 200, 409],
     ),
+    // The meeting record: approvers do not read it; a site admin only with their site in it.
+    row(
+        "GET",
+        "/api/v1/meetings/8000/record",
+        None,
+        "meeting.record.read",
+        [401, 403, 200, 200, 200, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/meetings/8001/record.csv",
+        None,
+        "meeting.record.read",
+        [401, 403, 200, 403, 200, 200],
+    ),
     row(
         "WS",
         "/api/v1/meetings/8001/events",
@@ -211,6 +226,161 @@ const MATRIX: &[Row] = &[
         "meeting.command.end_meeting",
         [401, 403, 403, 403, 200, 409],
     ),
+    // Bookings. Booking 1 is filed by admin in the set-up; the unit head approves it, then the
+    // IT centre (last in role order) finds it at its own stage and approves that.
+    row(
+        "GET",
+        "/api/v1/rooms",
+        None,
+        "",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    row(
+        "POST",
+        "/api/v1/bookings",
+        Some(
+            r#"{"applying_unit":"u","subject":"s","attendees":"a","attendee_count":1,"starts_at":40{n}00000,"ends_at":40{n}03600,"room":"8th floor","venues":["qingdao"]}"#,
+        ),
+        "booking.create",
+        [401, 403, 403, 201, 201, 201],
+    ),
+    row(
+        "GET",
+        "/api/v1/bookings",
+        None,
+        "",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/bookings/inbox",
+        None,
+        "booking.inbox",
+        [401, 200, 403, 403, 403, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/bookings/1",
+        None,
+        "booking.read",
+        [401, 200, 200, 403, 403, 200],
+    ),
+    row(
+        "POST",
+        "/api/v1/bookings/1/decision",
+        Some(r#"{"approve":true,"opinion":"ok"}"#),
+        "booking.decide",
+        [401, 200, 403, 403, 403, 200],
+    ),
+    // Sites: the set-up registers jinan and qingdao.
+    row(
+        "GET",
+        "/api/v1/sites",
+        None,
+        "site.list",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    row(
+        "POST",
+        "/api/v1/sites",
+        Some(r#"{"name":"s{n}"}"#),
+        "site.create",
+        [401, 403, 403, 403, 403, 201],
+    ),
+    row(
+        "PUT",
+        "/api/v1/sites/jinan/slots/a",
+        Some(r#"{"operator":"jinan-a","reason":"appointment"}"#),
+        "site.slot",
+        [401, 403, 403, 403, 403, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/sites/jinan/history",
+        None,
+        "site.history",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/sites/qingdao/history",
+        None,
+        "site.history",
+        [401, 403, 200, 403, 403, 200],
+    ),
+    // Equipment: jinan-a may operate jinan's equipment, not qingdao's.
+    row(
+        "POST",
+        "/api/v1/equipment/checks",
+        Some(r#"{"venue":"jinan","passed":true}"#),
+        "equipment.check",
+        [401, 403, 403, 201, 403, 201],
+    ),
+    row(
+        "POST",
+        "/api/v1/equipment/checks",
+        Some(r#"{"venue":"qingdao","passed":true}"#),
+        "equipment.check",
+        [401, 403, 403, 403, 403, 201],
+    ),
+    row(
+        "GET",
+        "/api/v1/equipment/checks",
+        None,
+        "equipment.read",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    row(
+        "GET",
+        "/api/v1/equipment/due",
+        None,
+        "equipment.read",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    row(
+        "POST",
+        "/api/v1/equipment/faults",
+        Some(r#"{"venue":"jinan","description":"no picture"}"#),
+        "equipment.fault.open",
+        [401, 403, 403, 201, 403, 201],
+    ),
+    row(
+        "GET",
+        "/api/v1/equipment/faults",
+        None,
+        "equipment.read",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    // Fault 1 (jinan) is reported in the set-up: the site admin puts it in repair, then the
+    // IT centre finds it in repair already (409).
+    row(
+        "POST",
+        "/api/v1/equipment/faults/1/status",
+        Some(r#"{"status":"in_repair"}"#),
+        "equipment.fault.update",
+        [401, 403, 403, 200, 403, 409],
+    ),
+    row(
+        "POST",
+        "/api/v1/equipment/moves",
+        Some(r#"{"venue":"jinan","description":"to hall 2"}"#),
+        "equipment.move.request",
+        [401, 403, 403, 201, 403, 201],
+    ),
+    row(
+        "GET",
+        "/api/v1/equipment/moves",
+        None,
+        "equipment.read",
+        [401, 403, 200, 200, 403, 200],
+    ),
+    row(
+        "POST",
+        "/api/v1/equipment/moves/1/test-call",
+        Some(r#"{"passed":true}"#),
+        "equipment.move.test_call",
+        [401, 403, 403, 403, 403, 200],
+    ),
     row(
         "POST",
         "/api/v1/auth/logout",
@@ -241,6 +411,36 @@ fn every_endpoint_by_every_role_is_allowed_or_refused_and_refusals_are_audited()
                     "venues": [venue], "chair": "chair1"}),
         );
         assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let t = 4_100_000_000i64;
+    let r = d.post(
+        "/api/v1/bookings",
+        Some(&admin),
+        &json!({"applying_unit": "u", "subject": "s", "attendees": "a", "attendee_count": 1,
+                "starts_at": t, "ends_at": t + 3600, "room": "11th floor", "venues": ["jinan"]}),
+    );
+    assert_eq!(
+        (r.status, r.json()["id"].clone()),
+        (201, json!(1)),
+        "{}",
+        r.body
+    );
+    for site in ["jinan", "qingdao"] {
+        let r = d.post("/api/v1/sites", Some(&admin), &json!({"name": site}));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    for path in ["/api/v1/equipment/faults", "/api/v1/equipment/moves"] {
+        let r = d.post(
+            path,
+            Some(&admin),
+            &json!({"venue": "jinan", "description": "set-up"}),
+        );
+        assert_eq!(
+            (r.status, r.json()["id"].clone()),
+            (201, json!(1)),
+            "{}",
+            r.body
+        );
     }
     let mut tokens: Vec<(Who, Option<String>)> = Vec::new();
     for w in ROLES {

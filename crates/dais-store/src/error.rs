@@ -35,6 +35,21 @@ pub enum StoreError {
         /// What was looked up, e.g. `venue 7`.
         what: String,
     },
+    /// The request clashes with an existing booking (same room, or a venue already booked, at
+    /// an overlapping time).
+    #[error("clashes with booking {booking}: {reason}")]
+    Clash {
+        /// The id of the clashing booking.
+        booking: i64,
+        /// What clashes.
+        reason: String,
+    },
+    /// Not possible in the row's current state (e.g. approving a booking at the wrong stage).
+    #[error("{reason}")]
+    WrongState {
+        /// Why.
+        reason: String,
+    },
     /// An argument failed validation before anything was written.
     #[error("invalid {field}: {reason}")]
     Invalid {
@@ -99,6 +114,8 @@ impl StoreError {
                 | StoreError::Conflict { .. }
                 | StoreError::NotFound { .. }
                 | StoreError::Invalid { .. }
+                | StoreError::Clash { .. }
+                | StoreError::WrongState { .. }
         )
     }
 }

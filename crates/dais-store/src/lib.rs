@@ -27,8 +27,12 @@
 
 mod accounts;
 mod audit;
+mod bookings;
+mod equipment;
 mod error;
 mod meetings;
+mod records;
+mod sites;
 mod types;
 mod venues;
 
@@ -41,7 +45,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{ADMIN_USERNAME, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS, PasswordCost};
 pub use audit::AuditChainError;
+pub use bookings::{
+    Booking, BookingStatus, FIRST_ALLOCATED_NUMBER, NewBooking, Opinion, ScheduledStart,
+};
+pub use equipment::{
+    CHECK_INTERVAL_SECS, CHECK_REMINDER_SECS, CheckDue, EquipmentCheck, EquipmentMove, Fault,
+    FaultStatus, MoveStatus,
+};
 pub use error::StoreError;
+pub use records::StoredRecord;
+pub use sites::{Site, Slot, SlotAssignment, SlotChange, SlotChangeReason, SlotHolder};
 pub use types::{
     ApprovalStage, AuditEntry, AuditEvent, AuditResult, DigestHa1, Meeting, MeetingId,
     MeetingState, NewMeeting, NewVenue, Operator, OperatorId, Role, Session, Venue, VenueId,

@@ -12,7 +12,7 @@ use crate::{
     VenueId,
 };
 
-fn validate_number(number: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_number(number: &str) -> Result<(), StoreError> {
     if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(StoreError::Invalid {
             field: "number",
@@ -20,6 +20,61 @@ fn validate_number(number: &str) -> Result<(), StoreError> {
         });
     }
     Ok(())
+}
+
+/// Inserts a validated meeting (venues main-first, checked for duplicates) and its audit row
+/// inside the caller's write transaction; returns its id.
+pub(crate) async fn insert_meeting_in(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &str,
+    m: &NewMeeting<'_>,
+    venues: &[VenueId],
+    now: i64,
+) -> Result<i64, StoreError> {
+    for v in venues {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = ?")
+            .bind(v.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound {
+                what: format!("venue {v}"),
+            });
+        }
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO meetings (number, subject, main_venue_id, state, chair, created_at) \
+             VALUES (?, ?, ?, 'scheduled', ?, ?) RETURNING id",
+    )
+    .bind(m.number)
+    .bind(m.subject)
+    .bind(m.main_venue.0)
+    .bind(m.chair)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, || format!("meeting {}", m.number)))?;
+    for (pos, v) in venues.iter().enumerate() {
+        sqlx::query("INSERT INTO meeting_venues (meeting_id, venue_id, position) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(v.0)
+            .bind(i64::try_from(pos).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?;
+    }
+    append_in(
+        &mut *conn,
+        &AuditEvent {
+            actor,
+            action: "meeting.create",
+            target: m.number,
+            at: now,
+            from: None,
+            result: AuditResult::Ok,
+        },
+    )
+    .await?;
+    Ok(id)
 }
 
 impl Store {
@@ -71,51 +126,7 @@ impl Store {
         }
 
         let mut tx = self.begin_write().await?;
-        for v in &venues {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = ?")
-                .bind(v.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound {
-                    what: format!("venue {v}"),
-                });
-            }
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO meetings (number, subject, main_venue_id, state, chair, created_at) \
-             VALUES (?, ?, ?, 'scheduled', ?, ?) RETURNING id",
-        )
-        .bind(m.number)
-        .bind(m.subject)
-        .bind(m.main_venue.0)
-        .bind(m.chair)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_or(e, || format!("meeting {}", m.number)))?;
-        for (pos, v) in venues.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO meeting_venues (meeting_id, venue_id, position) VALUES (?, ?, ?)",
-            )
-            .bind(id)
-            .bind(v.0)
-            .bind(i64::try_from(pos).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
-        }
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "meeting.create",
-                target: m.number,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        let id = insert_meeting_in(&mut tx, actor, m, &venues, now).await?;
         tx.commit().await?;
         Ok(Meeting {
             id: MeetingId(id),

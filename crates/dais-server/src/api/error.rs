@@ -103,6 +103,10 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            StoreError::Clash { .. } => ApiError::new(StatusCode::CONFLICT, "clash", e.to_string()),
+            StoreError::WrongState { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string())
+            }
             StoreError::Invalid { .. } => ApiError::bad_request(e.to_string()),
             _ => ApiError::internal(e),
         }

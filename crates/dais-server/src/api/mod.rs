@@ -2,9 +2,13 @@
 
 pub(crate) mod access;
 pub mod auth;
+pub mod bookings;
+pub mod equipment;
 pub mod error;
 pub mod meetings;
 pub mod operators;
+pub mod records;
+pub mod sites;
 pub mod system;
 pub mod venues;
 
@@ -14,7 +18,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -39,11 +43,32 @@ use error::ApiError;
         meetings::start_doc,
         meetings::command,
         meetings::events_doc,
+        records::record_doc,
+        records::record_csv_doc,
         venues::create,
         venues::list,
         venues::get,
         operators::create,
         operators::list,
+        bookings::rooms,
+        bookings::create,
+        bookings::list,
+        bookings::inbox,
+        bookings::get,
+        bookings::decide,
+        sites::list,
+        sites::create,
+        sites::set_slot,
+        sites::history,
+        equipment::record_check,
+        equipment::list_checks,
+        equipment::due,
+        equipment::report_fault,
+        equipment::list_faults,
+        equipment::set_fault_status,
+        equipment::request_move,
+        equipment::list_moves,
+        equipment::test_call,
     ),
     components(schemas(
         error::ErrorBody,
@@ -64,6 +89,23 @@ use error::ApiError;
         venues::VenueDto,
         venues::VenueKindDto,
         operators::NewOperatorRequest,
+        bookings::NewBookingRequest,
+        bookings::BookingDto,
+        bookings::OpinionDto,
+        bookings::DecisionRequest,
+        sites::SiteDto,
+        sites::SlotDto,
+        sites::NewSiteRequest,
+        sites::SlotRequest,
+        sites::SlotChangeDto,
+        equipment::NewCheckRequest,
+        equipment::CheckDto,
+        equipment::CheckDueDto,
+        equipment::NewVenueNoteRequest,
+        equipment::FaultDto,
+        equipment::FaultStatusRequest,
+        equipment::MoveDto,
+        equipment::TestCallRequest,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -72,6 +114,9 @@ use error::ApiError;
         (name = "meetings", description = "Meetings: scheduling, starting, live state, chair commands, events"),
         (name = "venues", description = "Venues and their SIP accounts"),
         (name = "operators", description = "Operator accounts and roles"),
+        (name = "bookings", description = "Meeting bookings and their three-stage approval"),
+        (name = "sites", description = "Sites and their A/B administrators"),
+        (name = "equipment", description = "Equipment checks, faults and moves per venue"),
     )
 )]
 pub struct ApiDoc;
@@ -111,6 +156,38 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/meetings/{number}/commands",
             post(meetings::command),
+        )
+        .route("/api/v1/rooms", get(bookings::rooms))
+        .route(
+            "/api/v1/bookings",
+            get(bookings::list).post(bookings::create),
+        )
+        .route("/api/v1/bookings/inbox", get(bookings::inbox))
+        .route("/api/v1/bookings/{id}", get(bookings::get))
+        .route("/api/v1/bookings/{id}/decision", post(bookings::decide))
+        .route("/api/v1/sites", get(sites::list).post(sites::create))
+        .route("/api/v1/sites/{name}/slots/{slot}", put(sites::set_slot))
+        .route("/api/v1/sites/{name}/history", get(sites::history))
+        .route(
+            "/api/v1/equipment/checks",
+            get(equipment::list_checks).post(equipment::record_check),
+        )
+        .route("/api/v1/equipment/due", get(equipment::due))
+        .route(
+            "/api/v1/equipment/faults",
+            get(equipment::list_faults).post(equipment::report_fault),
+        )
+        .route(
+            "/api/v1/equipment/faults/{id}/status",
+            post(equipment::set_fault_status),
+        )
+        .route(
+            "/api/v1/equipment/moves",
+            get(equipment::list_moves).post(equipment::request_move),
+        )
+        .route(
+            "/api/v1/equipment/moves/{id}/test-call",
+            post(equipment::test_call),
         )
 }
 

@@ -36,6 +36,14 @@ impl Daisd {
     pub fn start(demo: bool) -> Daisd {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
+        let extra: &[&str] = if demo { &["--demo"] } else { &[] };
+        Daisd::start_with(dir, data, extra)
+    }
+
+    /// Starts `daisd` on `data` (which may hold an earlier run's store) with extra arguments;
+    /// `dir` is kept alive as long as the server.
+    pub fn start_with(dir: tempfile::TempDir, data: PathBuf, extra: &[&str]) -> Daisd {
+        let demo = extra.contains(&"--demo");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_daisd"));
         cmd.env_clear()
             .env("RUST_LOG", "info")
@@ -53,9 +61,7 @@ impl Daisd {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if demo {
-            cmd.arg("--demo");
-        }
+        cmd.args(extra);
         let mut child = cmd.spawn().expect("spawn daisd");
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -166,6 +172,21 @@ impl Daisd {
         let dir = tempfile::tempdir().unwrap();
         let keep = std::mem::replace(&mut self._dir, dir);
         (self.data.clone(), keep)
+    }
+}
+
+impl Daisd {
+    /// SIGKILL (a crash: no shutdown sequence); returns the data directory and its guard.
+    pub fn kill(mut self) -> (PathBuf, tempfile::TempDir) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        let keep = std::mem::replace(&mut self._dir, dir);
+        (self.data.clone(), keep)
+    }
+
+    pub fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        http(self.addr, "PUT", path, token, Some(&body.to_string()))
     }
 }
 
