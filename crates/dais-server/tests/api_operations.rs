@@ -185,6 +185,13 @@ fn bookings_clash_by_room_and_venue_and_go_through_three_stages_in_order() {
         json!([])
     );
     assert_eq!(d.get("/api/v1/bookings/inbox", Some(&chair)).status, 403);
+    // A malformed id is the API's JSON 400.
+    let r = d.get("/api/v1/bookings/abc", Some(&head));
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (400, json!("bad_request"))
+    );
+    assert_eq!(d.get("/api/v1/bookings/999", Some(&head)).status, 404);
     // An empty opinion is refused.
     assert_eq!(decide(&d, &head, id, true, " ").status, 400);
 
