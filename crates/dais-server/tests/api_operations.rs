@@ -72,6 +72,29 @@ fn bookings_clash_by_room_and_venue_and_go_through_three_stages_in_order() {
     );
     let auditor = d.account(&admin, "audit1", json!({"kind": "auditor"}));
 
+    // Every route of this work is in the OpenAPI document.
+    let doc = d.get("/api/v1/openapi.json", None).json();
+    for p in [
+        "/api/v1/rooms",
+        "/api/v1/bookings",
+        "/api/v1/bookings/inbox",
+        "/api/v1/bookings/{id}",
+        "/api/v1/bookings/{id}/decision",
+        "/api/v1/sites",
+        "/api/v1/sites/{name}/slots/{slot}",
+        "/api/v1/sites/{name}/history",
+        "/api/v1/equipment/checks",
+        "/api/v1/equipment/due",
+        "/api/v1/equipment/faults",
+        "/api/v1/equipment/faults/{id}/status",
+        "/api/v1/equipment/moves",
+        "/api/v1/equipment/moves/{id}/test-call",
+        "/api/v1/meetings/{number}/record",
+        "/api/v1/meetings/{number}/record.csv",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+
     let rooms = d.get("/api/v1/rooms", Some(&chair)).json();
     assert_eq!(rooms, json!(["8th floor", "11th floor", "13th floor"]));
 
@@ -162,6 +185,13 @@ fn bookings_clash_by_room_and_venue_and_go_through_three_stages_in_order() {
         json!([])
     );
     assert_eq!(d.get("/api/v1/bookings/inbox", Some(&chair)).status, 403);
+    // A malformed id is the API's JSON 400.
+    let r = d.get("/api/v1/bookings/abc", Some(&head));
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (400, json!("bad_request"))
+    );
+    assert_eq!(d.get("/api/v1/bookings/999", Some(&head)).status, 404);
     // An empty opinion is refused.
     assert_eq!(decide(&d, &head, id, true, " ").status, 400);
 

@@ -662,3 +662,51 @@ async fn booking_cost_as_the_table_grows() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_filings_for_one_slot_let_exactly_one_through_and_one_decision_per_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let p = venue(&store, "province").await;
+    let venues = [p];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let b = booking("8th floor", &venues, T0 + H, T0 + 2 * H);
+            store.create_booking(&format!("unit{i}"), &b, T0).await
+        }));
+    }
+    let mut ok = Vec::new();
+    let mut named = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(b) => ok.push(b.id),
+            Err(StoreError::Clash { booking, .. }) => named.push(booking),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((ok.len(), named.len()), (1, 7));
+    let id = ok[0];
+    assert!(
+        named.iter().all(|b| *b == id),
+        "each refusal names the winner: {named:?}"
+    );
+
+    // Two unit heads deciding at once: one decision is recorded, the other refused.
+    let (a, b) = tokio::join!(
+        store.decide_booking("head1", id, ApprovalStage::UnitHead, true, "yes", T0),
+        store.decide_booking("head2", id, ApprovalStage::UnitHead, false, "no", T0),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one decision: {a:?} / {b:?}"
+    );
+    let loser = if a.is_ok() { b } else { a };
+    assert!(
+        matches!(loser, Err(StoreError::WrongState { .. })),
+        "{loser:?}"
+    );
+    assert_eq!(store.booking(id).await.unwrap().unwrap().opinions.len(), 1);
+    store.verify_audit_chain().await.unwrap();
+}

@@ -166,6 +166,14 @@ async fn venue_names(state: &AppState) -> Result<HashMap<VenueId, String>, ApiEr
         .collect())
 }
 
+/// A numeric id from the path, refused with the API's JSON 400 (not axum's plain-text one).
+pub(crate) fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("`{raw}` is not an id (a positive integer)")))
+}
+
 /// True when `who` may read every booking (not only their own).
 fn reads_all(role: &Role) -> bool {
     matches!(role, Role::ItCentre | Role::Approver { .. } | Role::Auditor)
@@ -374,8 +382,9 @@ async fn load(state: &AppState, id: i64) -> Result<Booking, ApiError> {
 pub async fn get(
     State(state): State<AppState>,
     who: AuthedOperator,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<BookingDto>, ApiError> {
+    let id = parse_id(&id)?;
     let b = load(&state, id).await?;
     if !reads_all(&who.operator.role) && b.applicant != who.operator.username {
         return Err(refuse(
@@ -409,9 +418,10 @@ pub async fn get(
 pub async fn decide(
     State(state): State<AppState>,
     who: AuthedOperator,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<Json<BookingDto>, ApiError> {
+    let id = parse_id(&id)?;
     let target = format!("booking {id}");
     let b = load(&state, id).await?;
     let Some(stage) = b.status.stage() else {

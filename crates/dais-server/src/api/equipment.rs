@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::access::{audit, refuse, require_it_centre};
 use super::auth::AuthedOperator;
+use super::bookings::parse_id;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::app::{AppState, unix_now};
 use dais_store::{
@@ -445,9 +446,10 @@ pub async fn list_faults(
 pub async fn set_fault_status(
     State(state): State<AppState>,
     who: AuthedOperator,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     ApiJson(req): ApiJson<FaultStatusRequest>,
 ) -> Result<Json<FaultDto>, ApiError> {
+    let id = parse_id(&id)?;
     let target = format!("fault {id}");
     let s = scope(&state, &who, "equipment.fault.update", &target, true).await?;
     let to = FaultStatus::parse(&req.status).ok_or_else(|| {
@@ -557,9 +559,10 @@ pub async fn list_moves(
 pub async fn test_call(
     State(state): State<AppState>,
     who: AuthedOperator,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     ApiJson(req): ApiJson<TestCallRequest>,
 ) -> Result<Json<MoveDto>, ApiError> {
+    let id = parse_id(&id)?;
     let target = format!("move {id}");
     require_it_centre(&state, &who, "equipment.move.test_call", &target).await?;
     let s = scope(&state, &who, "equipment.move.test_call", &target, true).await?;
