@@ -1,0 +1,128 @@
+//! A recording of the switched broadcast feed plus the mix, fed with real libx264 pictures in
+//! three colours exactly as the media engine forwards them (one SSRC, continuous sequence
+//! numbers and timestamps, each switch on a keyframe) and a tone as the mix. ffprobe must read
+//! it, its duration must match, both streams must decode without an error, and the decoded
+//! pictures must go red → green → blue.
+//!
+//! Needs `ffmpeg`/`ffprobe` on the PATH (scripts/setup-test-deps.sh installs them).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use dais_record::h264::Packetizer;
+use dais_record::{DEFAULT_QUEUE, Recorder, RecorderConfig, RecorderThread};
+
+/// Feeds `secs` seconds (two per colour) into `sink`; returns the instant the feeding ended.
+fn feed(
+    sink: &dais_record::RecordSink,
+    start: Instant,
+    clips: &[Vec<Vec<Vec<u8>>>],
+    frames: usize,
+) {
+    let mut pk = Packetizer {
+        payload_type: 96,
+        ssrc: 0x0dd5,
+        sequence: 40_000,
+        mtu: 1200,
+    };
+    for f in 0..frames {
+        // Two seconds per venue: each switch lands on the venue's keyframe (frame 0 of its clip).
+        let clip = &clips[(f / 50) % clips.len()];
+        let au = &clip[f % 50];
+        let at = start + Duration::from_millis(f as u64 * 40 + 3);
+        // Timestamps start near the wrap to exercise the unwrapping.
+        let ts = 0xffff_0000u32.wrapping_add(f as u32 * 3600);
+        let nals: Vec<&[u8]> = au.iter().map(Vec::as_slice).collect();
+        for pkt in pk.packetize(ts, &nals) {
+            sink.video(at, &pkt);
+        }
+        for k in 0..2u64 {
+            let frame = f as u64 * 2 + k;
+            sink.audio(
+                start + Duration::from_millis(frame * 20),
+                frame * 160,
+                &tone(frame * 160, 440.0),
+            );
+        }
+    }
+}
+
+#[test]
+fn recording_of_switches_plays_in_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips: Vec<_> = ["red", "green", "blue"]
+        .iter()
+        .map(|c| clip(dir.path(), c, "160x120", 2))
+        .collect();
+    assert!(clips.iter().all(|c| c.len() == 50), "2 s at 25 fps each");
+    let path = dir.path().join("rec/meeting-1.mkv");
+    let start = Instant::now();
+    let rec = Recorder::create(&path, start, RecorderConfig::default()).unwrap();
+    let t = RecorderThread::spawn(rec, DEFAULT_QUEUE).unwrap();
+    let sink = t.sink();
+    // 6 s: red, green, blue.
+    feed(&sink, start, &clips, 150);
+    assert_eq!(sink.dropped(), 0);
+    drop(sink);
+    let summary = t.finish().unwrap();
+    assert_eq!(summary.video_frames, 150);
+    assert_eq!(summary.audio_frames, 300);
+    assert_eq!(summary.depacketizer.gaps, 0);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), summary.bytes);
+
+    let streams = probe(&path, "stream=codec_name");
+    assert_eq!(
+        streams.split_whitespace().collect::<Vec<_>>(),
+        ["h264", "pcm_s16le"]
+    );
+    let size = probe(&path, "stream=width,height");
+    assert!(size.starts_with("160,120"), "{size}");
+    let duration: f64 = probe(&path, "format=duration").trim().parse().unwrap();
+    assert!((duration - 6.0).abs() < 0.1, "duration {duration}");
+    let errors = decode_errors(&path);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+    let c = colours(&path);
+    assert!(c.len() >= 145, "{} pictures decoded", c.len());
+    assert_eq!(runs(&c), "RGB", "{c:?}");
+    // The switch times: 2 s and 4 s on the file's timeline, within a frame.
+    let first_green = c.iter().position(|x| *x == 'G').unwrap();
+    let first_blue = c.iter().position(|x| *x == 'B').unwrap();
+    assert!(
+        (49..=51).contains(&first_green),
+        "green from picture {first_green}"
+    );
+    assert!(
+        (99..=101).contains(&first_blue),
+        "blue from picture {first_blue}"
+    );
+}
+
+/// The writer stops without finishing (what `kill -9` of daisd leaves: every closed cluster is
+/// on disk, nothing else): ffmpeg still decodes it without an error up to within a second and
+/// a half of the end of the input.
+#[test]
+fn recording_cut_off_mid_meeting_still_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips: Vec<_> = ["red", "green"]
+        .iter()
+        .map(|c| clip(dir.path(), c, "160x120", 2))
+        .collect();
+    let path = dir.path().join("cut.mkv");
+    let start = Instant::now();
+    let rec = Recorder::create(&path, start, RecorderConfig::default()).unwrap();
+    let t = RecorderThread::spawn(rec, DEFAULT_QUEUE).unwrap();
+    let sink = t.sink();
+    // 3.6 s of input, then the plug is pulled.
+    feed(&sink, start, &clips, 90);
+    drop(sink);
+    t.abandon().unwrap();
+    let errors = decode_errors(&path);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+    let last = last_pts(&path);
+    assert!(last[0] >= 3.6 - 1.5, "video up to {}", last[0]);
+    assert!(last[1] >= 3.6 - 1.5, "audio up to {}", last[1]);
+    let c = colours(&path);
+    assert_eq!(runs(&c), "RG", "{c:?}");
+}
