@@ -57,6 +57,8 @@ pub struct RecordingSummary {
     pub video_end_ms: i64,
     /// End of the last audio frame on the file's timeline (ms).
     pub audio_end_ms: i64,
+    /// Pictures left out because a switch replaced them within a fraction of a frame.
+    pub video_shadowed: u64,
     /// The depacketiser's counters (loss, discarded pictures).
     pub depacketizer: DepacketizeStats,
 }
@@ -105,7 +107,10 @@ pub struct Recorder {
     has_video: bool,
     summary: RecordingSummary,
     last_synced: u64,
-    frame_buf: Vec<u8>,
+    /// The latest picture, written when the next one shows it was not shadowed by a switch.
+    held: Option<(i64, bool, Vec<u8>)>,
+    /// The usual interval between pictures (ms), from the last two written.
+    frame_gap: Option<i64>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -146,7 +151,8 @@ impl Recorder {
                 ..Default::default()
             },
             last_synced: 0,
-            frame_buf: Vec::with_capacity(64 << 10),
+            held: None,
+            frame_gap: None,
         })
     }
 
@@ -205,19 +211,42 @@ impl Recorder {
             return;
         };
         let ms = origin_ms + (ext - origin_ts).div_euclid(90);
-        self.frame_buf.clear();
+        let mut data = Vec::with_capacity(au.nals.iter().map(|n| n.len() + 4).sum());
         for n in &au.nals {
-            self.frame_buf
-                .extend_from_slice(&(n.len() as u32).to_be_bytes());
-            self.frame_buf.extend_from_slice(n);
+            data.extend_from_slice(&(n.len() as u32).to_be_bytes());
+            data.extend_from_slice(n);
         }
-        let buf = std::mem::take(&mut self.frame_buf);
-        if self.write(VIDEO_TRACK, ms, au.keyframe, &buf) {
+        // Pictures are written one behind: at a switch the engine cuts over to the new venue's
+        // keyframe a few milliseconds after the old venue's last picture (the timestamp advances
+        // by the wall-clock gap). That picture was on screen for those milliseconds only, and
+        // players that assume a constant frame rate (ffmpeg's default) refuse two pictures
+        // closer than a frame: it is dropped. Nothing refers to it after a keyframe.
+        if let Some(held) = self.held.take() {
+            let gap = ms - held.0;
+            let shadowed = au.keyframe && self.frame_gap.is_some_and(|g| gap < g * 9 / 10);
+            if shadowed {
+                self.summary.video_shadowed += 1;
+            } else {
+                // Long pauses (a switch waiting for a keyframe) do not count as the frame rate.
+                if gap > 0 {
+                    self.frame_gap = Some(match self.frame_gap {
+                        Some(g) if gap > 2 * g => g,
+                        _ => gap,
+                    });
+                }
+                self.write_picture(held);
+            }
+        }
+        self.held = Some((ms, au.keyframe, data));
+    }
+
+    fn write_picture(&mut self, (ms, key, data): (i64, bool, Vec<u8>)) {
+        if self.write(VIDEO_TRACK, ms, key, &data) {
             self.summary.video_frames += 1;
-            // A picture lasts until the next; one 25 fps frame is the usual estimate for the end.
-            self.summary.video_end_ms = self.summary.video_end_ms.max(ms + 40);
+            // A picture lasts until the next: one frame interval is the estimate for the last.
+            let last = self.frame_gap.unwrap_or(40);
+            self.summary.video_end_ms = self.summary.video_end_ms.max(ms + last);
         }
-        self.frame_buf = buf;
     }
 
     /// One frame of the full mix (mono PCM at [`RecorderConfig::audio_rate`]) whose first
@@ -345,6 +374,9 @@ impl Recorder {
     pub fn finish(mut self) -> io::Result<RecordingSummary> {
         if matches!(self.state, State::Waiting(_)) {
             self.open(None);
+        }
+        if let Some(held) = self.held.take() {
+            self.write_picture(held);
         }
         let mut summary = self.summary();
         match std::mem::replace(&mut self.state, State::Failed) {
