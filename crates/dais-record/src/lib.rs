@@ -11,9 +11,12 @@
 //! - [`RecorderThread`]: the recorder on its own thread behind a bounded queue; producers
 //!   ([`RecordSink`]) never block, a full queue drops and counts.
 //!
+//! - [`archive`]: the backup copy and SHA-256 verification of both copies.
+//!
 //! Why a hand-written muxer rather than a crate: docs/decisions.md (D-entry "Recording").
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod h264;
 pub mod mkv;
 mod recorder;

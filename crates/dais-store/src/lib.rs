@@ -29,6 +29,7 @@ mod accounts;
 mod audit;
 mod error;
 mod meetings;
+mod recordings;
 mod types;
 mod venues;
 
@@ -42,6 +43,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use accounts::{ADMIN_USERNAME, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS, PasswordCost};
 pub use audit::AuditChainError;
 pub use error::StoreError;
+pub use recordings::{NewRecording, Recording, Release, ReleaseState};
 pub use types::{
     ApprovalStage, AuditEntry, AuditEvent, AuditResult, DigestHa1, Meeting, MeetingId,
     MeetingState, NewMeeting, NewVenue, Operator, OperatorId, Role, Session, Venue, VenueId,
