@@ -57,6 +57,7 @@ async fn main() -> ExitCode {
     let meetings = Meetings::new(app.config().sip.ip(), app.config().rtp_ports);
     app.add_router(meetings.router());
     app.set_meeting_control(meetings.clone());
+    dais_server::api::recordings::attach(&mut app, &meetings);
     // SIP after the registry (its directory looks meetings up there); its shutdown step runs
     // after the meetings have ended and BYEd their legs.
     match dais_server::sip::start(&mut app, meetings.clone()).await {

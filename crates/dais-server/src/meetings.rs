@@ -57,7 +57,15 @@ pub struct Meetings {
     /// Places calls for meetings started from the store (the SIP service's dialer once it is
     /// attached; until then [`NoDialer`], so venues can only dial in).
     dialer: Mutex<Arc<dyn Dialer>>,
+    /// Recording of live meetings, once attached (`api::recordings::attach`).
+    recording: Mutex<Option<RecordingHook>>,
 }
+
+/// Where live meetings are recorded and who receives each finished recording.
+type RecordingHook = (
+    dais_net::recording::RecordingSettings,
+    Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
+);
 
 impl std::fmt::Debug for Meetings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +89,18 @@ impl Meetings {
             engine: EngineConfig::default(),
             entries: Mutex::new(BTreeMap::new()),
             dialer: Mutex::new(Arc::new(NoDialer)),
+            recording: Mutex::new(None),
         })
+    }
+
+    /// Records every meeting started from now on whenever it is live; each finished recording
+    /// goes to `finished`.
+    pub fn set_recording(
+        &self,
+        settings: dais_net::recording::RecordingSettings,
+        finished: Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
+    ) {
+        *self.recording.lock().unwrap_or_else(|e| e.into_inner()) = Some((settings, finished));
     }
 
     /// Sets the dialer used by meetings started from now on (`POST
@@ -136,6 +155,15 @@ impl Meetings {
         let handle =
             meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
         info!(meeting = %number, rtp = %handle.media().rtp_addr(), "meeting started");
+        let hook = self
+            .recording
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((settings, finished)) = hook {
+            // Subscribed before the meeting can go live, so the go-live is never missed.
+            dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+        }
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())

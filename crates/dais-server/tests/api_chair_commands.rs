@@ -328,7 +328,10 @@ fn a_scheduled_meeting_is_started_from_the_store_and_its_state_written_back() {
         if pending {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no redial scheduled: {m}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no redial scheduled: {m}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let r = d.post("/api/v1/meetings/8001/start", Some(&chair), &json!({}));

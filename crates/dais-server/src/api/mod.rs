@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod meetings;
 pub mod operators;
+pub mod recordings;
 pub mod system;
 pub mod venues;
 
@@ -44,6 +45,12 @@ use error::ApiError;
         venues::get,
         operators::create,
         operators::list,
+        recordings::list,
+        recordings::get,
+        recordings::request_release,
+        recordings::decide,
+        recordings::download,
+        recordings::verify,
     ),
     components(schemas(
         error::ErrorBody,
@@ -64,6 +71,13 @@ use error::ApiError;
         venues::VenueDto,
         venues::VenueKindDto,
         operators::NewOperatorRequest,
+        recordings::RecordingDto,
+        recordings::ReleaseDto,
+        recordings::RecordingDetail,
+        recordings::ReleaseRequest,
+        recordings::ReleaseDecision,
+        recordings::VerifyEntry,
+        recordings::VerifyReport,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -72,6 +86,7 @@ use error::ApiError;
         (name = "meetings", description = "Meetings: scheduling, starting, live state, chair commands, events"),
         (name = "venues", description = "Venues and their SIP accounts"),
         (name = "operators", description = "Operator accounts and roles"),
+        (name = "recordings", description = "Recordings of live meetings: archive, verification, release"),
     )
 )]
 pub struct ApiDoc;
@@ -111,6 +126,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/meetings/{number}/commands",
             post(meetings::command),
+        )
+        .route("/api/v1/recordings", get(recordings::list))
+        .route("/api/v1/recordings/verify", post(recordings::verify))
+        .route("/api/v1/recordings/{id}", get(recordings::get))
+        .route(
+            "/api/v1/recordings/{id}/releases",
+            post(recordings::request_release),
+        )
+        .route(
+            "/api/v1/recordings/{id}/download",
+            get(recordings::download),
+        )
+        .route(
+            "/api/v1/recordings/releases/{release}/decision",
+            post(recordings::decide),
         )
 }
 
