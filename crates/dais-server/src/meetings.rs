@@ -61,9 +61,11 @@ pub struct Meetings {
     recording: Mutex<Option<RecordingHook>>,
 }
 
-/// Where live meetings are recorded and who receives each finished recording.
+/// Where live meetings are recorded, whether a meeting is (its policy, by number), and who
+/// receives each finished recording.
 type RecordingHook = (
     dais_net::recording::RecordingSettings,
+    Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>,
     Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
 );
 
@@ -93,14 +95,17 @@ impl Meetings {
         })
     }
 
-    /// Records every meeting started from now on whenever it is live; each finished recording
-    /// goes to `finished`.
+    /// Records every meeting started from now on whose policy (`record`, asked with the
+    /// meeting number at start) allows it, whenever it is live; each finished recording goes
+    /// to `finished`.
     pub fn set_recording(
         &self,
         settings: dais_net::recording::RecordingSettings,
+        record: Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>,
         finished: Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
     ) {
-        *self.recording.lock().unwrap_or_else(|e| e.into_inner()) = Some((settings, finished));
+        *self.recording.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((settings, record, finished));
     }
 
     /// Sets the dialer used by meetings started from now on (`POST
@@ -160,9 +165,13 @@ impl Meetings {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if let Some((settings, finished)) = hook {
-            // Subscribed before the meeting can go live, so the go-live is never missed.
-            dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+        if let Some((settings, record, finished)) = hook {
+            if record(number.clone()).await {
+                // Subscribed before the meeting can go live, so the go-live is never missed.
+                dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+            } else {
+                info!(meeting = %number, "recording is off for this meeting");
+            }
         }
         self.entries
             .lock()

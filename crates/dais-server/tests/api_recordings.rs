@@ -292,3 +292,186 @@ fn daisd_pid(data: &Path) -> u32 {
         })
         .expect("the daisd process")
 }
+
+/// Retention: a recording whose meeting ended longer ago than the retention period loses both
+/// copies and its row is marked deleted with an audit entry; a newer one is kept.
+#[test]
+fn retention_deletes_both_copies_of_expired_recordings_with_an_audit_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = dais_store::Store::open(dir.path().join("data"))
+            .await
+            .unwrap();
+        let now = 1_900_000_000i64;
+        let mut ids = Vec::new();
+        for (name, ended) in [("old", now - 3 * 86_400), ("new", now - 3600)] {
+            let path = dir.path().join(format!("{name}.mkv"));
+            std::fs::write(&path, name).unwrap();
+            let a = dais_record::archive::archive(&path, &dir.path().join("backup")).unwrap();
+            let (p, b) = (
+                a.path.to_string_lossy().into_owned(),
+                a.backup_path.to_string_lossy().into_owned(),
+            );
+            let r = store
+                .add_recording(
+                    &dais_store::NewRecording {
+                        meeting: "8001",
+                        started_at: ended - 600,
+                        ended_at: ended,
+                        size: a.size,
+                        sha256: &a.sha256,
+                        path: &p,
+                        backup_path: &b,
+                    },
+                    ended,
+                )
+                .await
+                .unwrap();
+            ids.push((r.id, a.path, a.backup_path));
+        }
+        let n = dais_server::api::recordings::retention_sweep(&store, 2, now)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let (old, old_p, old_b) = &ids[0];
+        let (new, new_p, new_b) = &ids[1];
+        assert!(!old_p.exists() && !old_b.exists(), "both copies deleted");
+        assert!(new_p.exists() && new_b.exists(), "the newer one is kept");
+        assert!(
+            store
+                .recording(*old)
+                .await
+                .unwrap()
+                .unwrap()
+                .deleted_at
+                .is_some()
+        );
+        assert!(
+            store
+                .recording(*new)
+                .await
+                .unwrap()
+                .unwrap()
+                .deleted_at
+                .is_none()
+        );
+        let log = store.recent_audit(10).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "recording.delete"
+            && e.actor == "system"
+            && e.target.contains(&format!("recording {old}"))
+            && e.target.contains("retention 2 days")));
+        assert_eq!(
+            dais_server::api::recordings::retention_sweep(&store, 2, now)
+                .await
+                .unwrap(),
+            0,
+            "nothing twice"
+        );
+    });
+}
+
+/// The per-meeting policy: a meeting whose recording is off is not recorded, another is; only
+/// the IT centre sets the policy.
+#[test]
+fn recording_policy_is_per_meeting() {
+    use dais_conference::{Actor, ChairCommand, MeetingPlan, Role, Venue, VenueId, VenueKind};
+    use dais_net::meeting::NoDialer;
+    use dais_net::recording::{FinishedRecording, RecordingSettings};
+    use dais_server::meetings::Meetings;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let finished: Vec<FinishedRecording> = rt.block_on(async {
+        let meetings = Meetings::new(
+            "127.0.0.1".parse().unwrap(),
+            dais_server::RtpPortRange::new(31_000, 31_999).unwrap(),
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        meetings.set_recording(
+            RecordingSettings::new(dir.path().join("recordings")),
+            Arc::new(|n: String| Box::pin(async move { n != "8200" })),
+            Arc::new(move |f| {
+                let _ = tx.send(f);
+            }),
+        );
+        let chair = Actor::new("li", Role::ChairOperator);
+        for number in ["8200", "8201"] {
+            let main: VenueId = "bj".parse().unwrap();
+            let plan = MeetingPlan {
+                number: number.into(),
+                subject: "policy".into(),
+                main_venue: main.clone(),
+                venues: vec![Venue {
+                    id: main,
+                    name: "bj".into(),
+                    kind: VenueKind::Main,
+                    parent: None,
+                }],
+                chair: "li".into(),
+                duration: None,
+                roll_call_order: vec![],
+            };
+            let m = meetings
+                .start_meeting(plan, Arc::new(NoDialer))
+                .await
+                .unwrap();
+            m.command(chair.clone(), ChairCommand::GoLive)
+                .await
+                .unwrap();
+            m.command(chair.clone(), ChairCommand::EndMeeting)
+                .await
+                .unwrap();
+        }
+        let first = tokio::time::timeout(GUARD, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        // Give a (wrongly) recorded 8200 the same chance to show up before concluding.
+        let second = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .ok()
+            .flatten();
+        std::iter::once(first).chain(second).collect()
+    });
+    let recorded: Vec<&str> = finished.iter().map(|f| f.meeting.as_str()).collect();
+    assert_eq!(recorded, ["8201"]);
+    let files: Vec<String> = std::fs::read_dir(dir.path().join("recordings"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.len() == 1 && files[0].starts_with("8201-"),
+        "{files:?}"
+    );
+
+    // Over HTTP: the IT centre sets it, a chair operator is refused.
+    let d = Daisd::start(false);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    let chair = d.account(&admin, "li", json!({"kind": "chair_operator"}));
+    let put = |token: &str, body: &str| {
+        http(
+            d.addr,
+            "PUT",
+            "/api/v1/meetings/8300/recording",
+            Some(token),
+            Some(body),
+        )
+    };
+    assert_eq!(put(&chair, r#"{"record":false}"#).status, 403);
+    let r = put(&admin, r#"{"record":false}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(put(&admin, r#"{"record":"no"}"#).status, 400);
+    let (data, _keep) = d.stop();
+    rt.block_on(async {
+        let store = dais_store::Store::open(&data).await.unwrap();
+        assert!(!store.meeting_recording("8300").await.unwrap());
+        let log = store.recent_audit(50).await.unwrap();
+        assert!(log.iter().any(|e| e.actor == "li"
+            && e.action == "meeting.recording"
+            && matches!(e.result, dais_store::AuditResult::Refused(_))));
+        assert!(log.iter().any(|e| e.action == "meeting.recording.off"));
+    });
+}

@@ -32,3 +32,11 @@ CREATE TABLE recording_releases (
     expires_at    INTEGER
 );
 CREATE INDEX recording_releases_recording ON recording_releases (recording_id);
+
+-- Per-meeting recording policy; a meeting without a row is recorded (the server-wide default).
+CREATE TABLE meeting_recording_policy (
+    number  TEXT    PRIMARY KEY,
+    record  INTEGER NOT NULL CHECK (record IN (0, 1)),
+    set_by  TEXT    NOT NULL,
+    set_at  INTEGER NOT NULL
+);

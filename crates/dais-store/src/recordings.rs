@@ -492,4 +492,67 @@ impl Store {
         .await?;
         rows.iter().map(release_from).collect()
     }
+
+    /// Sets whether meeting `number` is recorded when it goes live (audited as
+    /// `meeting.recording.on` / `.off`). Takes effect the next time the meeting starts.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a number that is not 1 to 32 digits, database errors.
+    pub async fn set_meeting_recording(
+        &self,
+        actor: &str,
+        from: Option<&str>,
+        number: &str,
+        record: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::Invalid {
+                field: "number",
+                reason: "must be 1 to 32 digits".into(),
+            });
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO meeting_recording_policy (number, record, set_by, set_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (number) DO UPDATE SET record = excluded.record, set_by = excluded.set_by, set_at = excluded.set_at",
+        )
+        .bind(number)
+        .bind(i64::from(record))
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append_in(
+            &mut tx,
+            &AuditEvent {
+                actor,
+                action: if record {
+                    "meeting.recording.on"
+                } else {
+                    "meeting.recording.off"
+                },
+                target: &format!("meeting {number}"),
+                at: now,
+                from,
+                result: AuditResult::Ok,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether meeting `number` is recorded when live: true unless turned off.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn meeting_recording(&self, number: &str) -> Result<bool, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT record FROM meeting_recording_policy WHERE number = ?")
+                .bind(number)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v.is_none_or(|v| v != 0))
+    }
 }

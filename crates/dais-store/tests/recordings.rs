@@ -168,3 +168,42 @@ async fn a_release_is_requested_then_approved_by_someone_else_and_expires() {
     }
     store.verify_audit_chain().await.unwrap();
 }
+
+#[tokio::test]
+async fn recording_can_be_turned_off_per_meeting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    assert!(
+        store.meeting_recording("8001").await.unwrap(),
+        "on by default"
+    );
+    store
+        .set_meeting_recording("itc", Some("10.0.0.1"), "8001", false, T0)
+        .await
+        .unwrap();
+    assert!(!store.meeting_recording("8001").await.unwrap());
+    assert!(store.meeting_recording("8002").await.unwrap());
+    store
+        .set_meeting_recording("itc", None, "8001", true, T0 + 1)
+        .await
+        .unwrap();
+    assert!(store.meeting_recording("8001").await.unwrap());
+    assert!(matches!(
+        store
+            .set_meeting_recording("itc", None, "80x1", false, T0)
+            .await,
+        Err(StoreError::Invalid {
+            field: "number",
+            ..
+        })
+    ));
+    let actions: Vec<String> = store
+        .recent_audit(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.iter().any(|a| a == "meeting.recording.off"));
+    assert!(actions.iter().any(|a| a == "meeting.recording.on"));
+}

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,6 +51,7 @@ use error::ApiError;
         recordings::decide,
         recordings::download,
         recordings::verify,
+        recordings::set_policy,
     ),
     components(schemas(
         error::ErrorBody,
@@ -78,6 +79,7 @@ use error::ApiError;
         recordings::ReleaseDecision,
         recordings::VerifyEntry,
         recordings::VerifyReport,
+        recordings::RecordingPolicy,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -126,6 +128,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/meetings/{number}/commands",
             post(meetings::command),
+        )
+        .route(
+            "/api/v1/meetings/{number}/recording",
+            put(recordings::set_policy),
         )
         .route("/api/v1/recordings", get(recordings::list))
         .route("/api/v1/recordings/verify", post(recordings::verify))

@@ -53,8 +53,19 @@ pub fn attach(app: &mut App, meetings: &Meetings) {
     if cfg.enabled {
         let backup = cfg.backup_dir.clone();
         let s = store.clone();
+        let policy = store.clone();
         meetings.set_recording(
             RecordingSettings::new(&cfg.dir),
+            Arc::new(move |number: String| {
+                let store = policy.clone();
+                Box::pin(async move {
+                    // Fail towards recording: an unreadable policy must not lose a meeting.
+                    store.meeting_recording(&number).await.unwrap_or_else(|e| {
+                        warn!(error = %e, meeting = %number, "recording policy unreadable; recording");
+                        true
+                    })
+                })
+            }),
             Arc::new(move |f: FinishedRecording| {
                 let (store, backup) = (s.clone(), backup.clone());
                 tokio::spawn(async move { archive_and_index(&store, &backup, f).await });
@@ -626,4 +637,52 @@ pub async fn verify(
         ok,
         problems,
     }))
+}
+
+/// A meeting's recording policy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingPolicy {
+    /// Record the meeting when it goes live (takes effect when it next starts).
+    pub record: bool,
+}
+
+/// Turn recording of one meeting on or off (IT centre). On by default.
+#[utoipa::path(
+    put, path = "/api/v1/meetings/{number}/recording", tag = "recordings",
+    security(("bearer" = [])),
+    params(("number" = String, Path, description = "Meeting number")),
+    request_body = RecordingPolicy,
+    responses(
+        (status = 200, description = "Set", body = RecordingPolicy),
+        (status = 400, description = "Not a meeting number", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not the IT centre", body = ErrorBody),
+    )
+)]
+pub async fn set_policy(
+    State(state): State<AppState>,
+    who: AuthedOperator,
+    Path(number): Path<String>,
+    ApiJson(req): ApiJson<RecordingPolicy>,
+) -> Result<Json<RecordingPolicy>, ApiError> {
+    require_it_centre(
+        &state,
+        &who,
+        "meeting.recording",
+        &format!("meeting {number}"),
+    )
+    .await?;
+    let from = who.from.map(|a| a.to_string());
+    state
+        .store
+        .set_meeting_recording(
+            &who.operator.username,
+            from.as_deref(),
+            &number,
+            req.record,
+            unix_now(),
+        )
+        .await?;
+    Ok(Json(req))
 }
