@@ -59,6 +59,8 @@ pub struct Meetings {
     dialer: Mutex<Arc<dyn Dialer>>,
     /// Recording of live meetings, once attached (`api::recordings::attach`).
     recording: Mutex<Option<RecordingHook>>,
+    /// Each meeting's recording watcher: ends after its meeting, once the file is finished.
+    recorders: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Where live meetings are recorded, whether a meeting is (its policy, by number), and who
@@ -92,7 +94,18 @@ impl Meetings {
             entries: Mutex::new(BTreeMap::new()),
             dialer: Mutex::new(Arc::new(NoDialer)),
             recording: Mutex::new(None),
+            recorders: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Waits until every meeting's recording is finished and handed over (call after the
+    /// meetings have ended: a recording ends with its meeting).
+    pub async fn recordings_finished(&self) {
+        let watchers =
+            std::mem::take(&mut *self.recorders.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in watchers {
+            let _ = w.await;
+        }
     }
 
     /// Records every meeting started from now on whose policy (`record`, asked with the
@@ -168,7 +181,11 @@ impl Meetings {
         if let Some((settings, record, finished)) = hook {
             if record(number.clone()).await {
                 // Subscribed before the meeting can go live, so the go-live is never missed.
-                dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+                let w =
+                    dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+                let mut recorders = self.recorders.lock().unwrap_or_else(|e| e.into_inner());
+                recorders.retain(|h| !h.is_finished());
+                recorders.push(w);
             } else {
                 info!(meeting = %number, "recording is off for this meeting");
             }

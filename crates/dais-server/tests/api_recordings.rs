@@ -475,3 +475,33 @@ fn recording_policy_is_per_meeting() {
         assert!(log.iter().any(|e| e.action == "meeting.recording.off"));
     });
 }
+
+/// A graceful stop (SIGTERM) ends the live meeting, finishes its recording (duration and index
+/// written, the Segment's size known) and archives it before the store closes.
+#[test]
+fn graceful_shutdown_finishes_and_archives_the_recording() {
+    let d = Daisd::start(true);
+    let file = wait_for_file(&d.data, 40_000);
+    let (data, _keep) = d.stop();
+    let bytes = std::fs::read(&file).unwrap();
+    let seg = bytes
+        .windows(4)
+        .position(|w| w == [0x18, 0x53, 0x80, 0x67])
+        .expect("a Segment");
+    assert_ne!(
+        bytes[seg + 4..seg + 12],
+        [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        "the Segment's size was written: the file was finished"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = dais_store::Store::open(&data).await.unwrap();
+        let recs = store.list_recordings().await.unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(PathBuf::from(&recs[0].path), file);
+        assert_eq!(
+            recs[0].sha256,
+            dais_record::archive::sha256_file(&file).unwrap()
+        );
+    });
+}

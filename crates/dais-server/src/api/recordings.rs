@@ -47,10 +47,13 @@ pub const MAX_RELEASE_HOURS: u32 = 168;
 
 /// Starts recording live meetings (when enabled) and the retention sweep. Called once by
 /// `daisd` after the meeting registry exists.
-pub fn attach(app: &mut App, meetings: &Meetings) {
+pub fn attach(app: &mut App, meetings: &Arc<Meetings>) {
     let cfg = app.config().recording.clone();
     let store = app.store().clone();
+    // Archive tasks in flight: the shutdown waits for them before the store closes.
+    let archiving: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     if cfg.enabled {
+        let tasks = archiving.clone();
         let backup = cfg.backup_dir.clone();
         let s = store.clone();
         let policy = store.clone();
@@ -68,9 +71,21 @@ pub fn attach(app: &mut App, meetings: &Meetings) {
             }),
             Arc::new(move |f: FinishedRecording| {
                 let (store, backup) = (s.clone(), backup.clone());
-                tokio::spawn(async move { archive_and_index(&store, &backup, f).await });
+                let t = tokio::spawn(async move { archive_and_index(&store, &backup, f).await });
+                let mut tasks = tasks.lock().unwrap_or_else(|e| e.into_inner());
+                tasks.retain(|t| !t.is_finished());
+                tasks.push(t);
             }),
         );
+        let m = meetings.clone();
+        app.add_shutdown_step("recordings", async move {
+            // The meetings have ended: their recordings finish, then get archived.
+            m.recordings_finished().await;
+            let pending = std::mem::take(&mut *archiving.lock().unwrap_or_else(|e| e.into_inner()));
+            for t in pending {
+                let _ = t.await;
+            }
+        });
         info!(dir = %cfg.dir.display(), backup = %cfg.backup_dir.display(), "meetings are recorded when live");
     }
     let days = cfg.retention_days;
