@@ -108,6 +108,41 @@ pub fn utc_stamp(t: SystemTime) -> String {
     )
 }
 
+/// The inverse of [`file_name`]: the meeting number and start time of a recording's file
+/// name, `None` when the name is not one of ours.
+pub fn parse_file_name(name: &str) -> Option<(String, SystemTime)> {
+    let stem = name.strip_suffix(".mkv")?;
+    let (meeting, stamp) = stem.rsplit_once('-')?;
+    let b = stamp.as_bytes();
+    if meeting.is_empty() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = stamp.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 from a civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    Some((
+        meeting.to_string(),
+        UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    ))
+}
+
 /// A meeting being recorded.
 #[derive(Debug)]
 pub struct MeetingRecording {
@@ -283,5 +318,13 @@ mod tests {
         assert_eq!(utc_stamp(t), "20261118T110640Z");
         assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
         assert_eq!(file_name("8000/../x", t), "8000____x-20261118T110640Z.mkv");
+        assert_eq!(
+            parse_file_name("8001-20261118T110640Z.mkv"),
+            Some(("8001".to_string(), t))
+        );
+        assert_eq!(parse_file_name("8001-20261318T110640Z.mkv"), None);
+        assert_eq!(parse_file_name("8001-20261118T110640Z.mp4"), None);
+        assert_eq!(parse_file_name("20261118T110640Z.mkv"), None);
+        assert_eq!(parse_file_name("x-2026111８T110640Z.mkv"), None);
     }
 }

@@ -505,3 +505,46 @@ fn graceful_shutdown_finishes_and_archives_the_recording() {
         );
     });
 }
+
+/// After a crash, the next start archives the recordings the killed run left unindexed (and
+/// only those: not other files, not recordings of the running server).
+#[test]
+fn recordings_left_by_a_crash_are_archived_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("recordings");
+    let backup = dir.path().join("backup");
+    std::fs::create_dir_all(&rec).unwrap();
+    std::fs::create_dir_all(&backup).unwrap();
+    let crashed = rec.join("8001-20260101T080000Z.mkv");
+    std::fs::write(&crashed, b"clusters up to the crash").unwrap();
+    // An interrupted copy of it in the backup directory.
+    std::fs::write(backup.join("8001-20260101T080000Z.mkv"), b"clus").unwrap();
+    std::fs::write(rec.join("notes.txt"), b"not a recording").unwrap();
+    let current = rec.join("8002-20991231T235959Z.mkv");
+    std::fs::write(&current, b"being written").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = dais_store::Store::open(dir.path().join("data"))
+            .await
+            .unwrap();
+        let since = std::time::SystemTime::now();
+        let n = dais_server::api::recordings::recover_unindexed(&store, &rec, &backup, since)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let recs = store.list_recordings().await.unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].meeting, "8001");
+        assert_eq!(recs[0].started_at, 1_767_254_400);
+        assert_eq!(PathBuf::from(&recs[0].path), crashed);
+        assert_eq!(
+            std::fs::read(&recs[0].backup_path).unwrap(),
+            b"clusters up to the crash",
+            "the interrupted copy was replaced"
+        );
+        let again = dais_server::api::recordings::recover_unindexed(&store, &rec, &backup, since)
+            .await
+            .unwrap();
+        assert_eq!(again, 0, "indexed once");
+    });
+}

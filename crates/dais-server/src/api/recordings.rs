@@ -88,6 +88,24 @@ pub fn attach(app: &mut App, meetings: &Arc<Meetings>) {
         });
         info!(dir = %cfg.dir.display(), backup = %cfg.backup_dir.display(), "meetings are recorded when live");
     }
+    // Files a previous run left unindexed (killed mid-meeting, or stopped before the archive
+    // finished) are archived now; files of this run are left to their meetings.
+    let (s, dir, backup, since) = (
+        store.clone(),
+        cfg.dir.clone(),
+        cfg.backup_dir.clone(),
+        std::time::SystemTime::now(),
+    );
+    tokio::spawn(async move {
+        match recover_unindexed(&s, &dir, &backup, since).await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                recovered = n,
+                "unindexed recordings of an earlier run archived"
+            ),
+            Err(e) => warn!(error = %e, "recordings of an earlier run could not be recovered"),
+        }
+    });
     let days = cfg.retention_days;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RETENTION_EVERY);
@@ -155,6 +173,63 @@ pub async fn archive_and_index(store: &Store, backup_dir: &FsPath, f: FinishedRe
             .await;
         }
     }
+}
+
+/// Archives every recording file in `dir` that started before `before` and is not indexed:
+/// what a crash (or a stop before the archive finished) leaves. A partial backup copy of such a
+/// file is replaced. Returns how many were archived.
+///
+/// # Errors
+/// The directory or the store could not be read.
+pub async fn recover_unindexed(
+    store: &Store,
+    dir: &FsPath,
+    backup_dir: &FsPath,
+    before: std::time::SystemTime,
+) -> Result<usize, std::io::Error> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let indexed: std::collections::HashSet<String> = store
+        .list_recordings()
+        .await
+        .map_err(std::io::Error::other)?
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    let mut n = 0;
+    while let Some(e) = entries.next_entry().await? {
+        let path = e.path();
+        let Some((meeting, started)) = e
+            .file_name()
+            .to_str()
+            .and_then(dais_net::recording::parse_file_name)
+        else {
+            continue;
+        };
+        if started >= before || indexed.contains(path.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let ended = e.metadata().await?.modified().unwrap_or(started);
+        if let Some(name) = path.file_name() {
+            // Never indexed, so any copy there is an interrupted one.
+            let _ = tokio::fs::remove_file(backup_dir.join(name)).await;
+        }
+        warn!(path = %path.display(), meeting = %meeting, "archiving a recording left unindexed by an earlier run");
+        let f = FinishedRecording {
+            meeting,
+            path: path.clone(),
+            started,
+            ended,
+            summary: dais_record::RecordingSummary::default(),
+            dropped: 0,
+        };
+        archive_and_index(store, backup_dir, f).await;
+        n += 1;
+    }
+    Ok(n)
 }
 
 async fn audit_system(store: &Store, action: &str, target: &str, result: AuditResult) {
