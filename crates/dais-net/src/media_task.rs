@@ -660,6 +660,7 @@ impl MediaTask {
             let Some((buf, from)) = self.batch.get_mut(i) else {
                 continue;
             };
+            let mut tapped = false;
             let forwards = match self.engine.handle_datagram(now, from, buf) {
                 Routed::Forward(forwards) => forwards,
                 Routed::Audio { leg } => {
@@ -676,6 +677,7 @@ impl MediaTask {
                 {
                     // A copy into the recorder's queue; the file is written on its own thread.
                     sink.video(now, buf);
+                    tapped = true;
                 }
                 for group in fw.groups {
                     group.apply(buf);
@@ -692,6 +694,9 @@ impl MediaTask {
                     }
                 }
             }
+            if tapped {
+                self.recorded_packet_events();
+            }
         }
         self.counters.sent.fetch_add(sent, Ordering::Relaxed);
         if dropped > 0 {
@@ -703,6 +708,24 @@ impl MediaTask {
             self.counters
                 .send_errors
                 .fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+
+    /// After a packet went to the recording: a switch the engine forced on that very packet
+    /// (no keyframe) must reach the recorder before the packets after it.
+    fn recorded_packet_events(&mut self) {
+        while let Some(ev) = self.engine.poll_event() {
+            if let MediaEvent::SwitchCompleted {
+                feed, forced: true, ..
+            } = ev
+                && let Some((rec_feed, sink)) = &self.recording
+                && *rec_feed == feed
+            {
+                sink.discontinuity();
+            }
+            if let Err(e) = self.events.try_send(ev) {
+                warn!(event = ?e, "meeting controller lags; media event dropped");
+            }
         }
     }
 

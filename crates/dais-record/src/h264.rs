@@ -182,6 +182,12 @@ impl Depacketizer {
         r.map(|()| self.ready.take())
     }
 
+    /// The stream changed under us (a switch forced without a keyframe): the access unit in
+    /// progress and everything until the next keyframe are dropped.
+    pub fn resync(&mut self) {
+        self.lost();
+    }
+
     /// The access unit in progress is unusable and so is everything until the next keyframe.
     fn lost(&mut self) {
         self.damaged = true;

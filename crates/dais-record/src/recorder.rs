@@ -111,6 +111,8 @@ pub struct Recorder {
     held: Option<(i64, bool, Vec<u8>)>,
     /// The usual interval between pictures (ms), from the last two written.
     frame_gap: Option<i64>,
+    /// The last video packet completed a picture.
+    last_completed: bool,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -153,6 +155,7 @@ impl Recorder {
             last_synced: 0,
             held: None,
             frame_gap: None,
+            last_completed: false,
         })
     }
 
@@ -168,11 +171,29 @@ impl Recorder {
     /// One RTP datagram of the broadcast feed (already rewritten: one SSRC, continuous
     /// sequence numbers and timestamps across switches), received at `at`.
     pub fn video(&mut self, at: Instant, datagram: &[u8]) {
+        self.last_completed = false;
         match self.depack.push(datagram) {
-            Ok(Some(au)) => self.picture(at, au),
+            Ok(Some(au)) => {
+                self.last_completed = true;
+                self.picture(at, au);
+            }
             Ok(None) => {}
             Err(e) => debug!(error = %e, "recording: video packet refused"),
         }
+    }
+
+    /// The last video packet was the first of a new source that did not start with a keyframe
+    /// (the engine forced a switch after its timeout): the pictures from that packet on cannot
+    /// be decoded until the new source's next keyframe, so they are left out and the recording
+    /// holds the last good picture until then.
+    pub fn discontinuity(&mut self) {
+        if self.last_completed {
+            // That packet completed the picture still held back: it is the new source's.
+            if self.held.take().is_some() {
+                self.summary.video_shadowed += 1;
+            }
+        }
+        self.depack.resync();
     }
 
     fn picture(&mut self, at: Instant, mut au: AccessUnit) {

@@ -18,6 +18,7 @@ pub const DEFAULT_QUEUE: usize = 4096;
 enum Input {
     Video(Instant, Vec<u8>),
     Audio(Instant, u64, Vec<i16>),
+    Discontinuity,
     /// Leave the file as a crash would (tests of crash safety, and an aborted meeting).
     Abandon,
 }
@@ -38,6 +39,11 @@ impl RecordSink {
     /// Queues one frame of the full mix whose first sample is `sample_index`.
     pub fn audio(&self, at: Instant, sample_index: u64, pcm: &[i16]) {
         self.send(Input::Audio(at, sample_index, pcm.to_vec()));
+    }
+
+    /// The last video packet began a new source without a keyframe (a forced switch).
+    pub fn discontinuity(&self) {
+        self.send(Input::Discontinuity);
     }
 
     fn send(&self, input: Input) {
@@ -119,6 +125,7 @@ fn run(mut rec: Recorder, rx: Receiver<Input>) -> io::Result<RecordingSummary> {
         match input {
             Input::Video(at, pkt) => rec.video(at, &pkt),
             Input::Audio(at, idx, pcm) => rec.audio(at, idx, &pcm),
+            Input::Discontinuity => rec.discontinuity(),
             Input::Abandon => return Ok(rec.summary()),
         }
     }

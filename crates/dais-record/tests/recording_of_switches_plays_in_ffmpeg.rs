@@ -146,3 +146,43 @@ fn recording_cut_off_mid_meeting_still_plays() {
     let c = colours(&path);
     assert_eq!(runs(&c), "RG", "{c:?}");
 }
+
+/// A switch the engine forced after its timeout: the new venue's pictures start mid-GOP. Told
+/// so (`discontinuity` after the first such packet), the recording holds the old picture until
+/// the new venue's keyframe and decodes without an error.
+#[test]
+fn forced_switch_holds_the_picture_until_the_next_keyframe() {
+    let dir = tempfile::tempdir().unwrap();
+    let red = clip(dir.path(), "red", "160x120", 2);
+    let green = clip(dir.path(), "green", "160x120", 2);
+    let path = dir.path().join("forced.mkv");
+    let start = Instant::now();
+    let rec = Recorder::create(&path, start, RecorderConfig::default()).unwrap();
+    let t = RecorderThread::spawn(rec, DEFAULT_QUEUE).unwrap();
+    let sink = t.sink();
+    let mut pk = Packetizer {
+        payload_type: 96,
+        ssrc: 9,
+        sequence: 1,
+        mtu: 1200,
+    };
+    // 30 red pictures, then green from its picture 10 (its next keyframe is picture 25).
+    let pictures = red[..30].iter().chain(&green[10..50]);
+    for (f, au) in pictures.enumerate() {
+        let at = start + Duration::from_millis(f as u64 * 40);
+        let nals: Vec<&[u8]> = au.iter().map(Vec::as_slice).collect();
+        for (k, p) in pk.packetize(f as u32 * 3600, &nals).iter().enumerate() {
+            sink.video(at, p);
+            if f == 30 && k == 0 {
+                sink.discontinuity();
+            }
+        }
+    }
+    drop(sink);
+    let summary = t.finish().unwrap();
+    assert_eq!(summary.video_frames, 30 + 25, "{summary:?}");
+    let errors = decode_errors(&path);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+    let c = colours(&path);
+    assert_eq!(runs(&c), "RG", "{c:?}");
+}
