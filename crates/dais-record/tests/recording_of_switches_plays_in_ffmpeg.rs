@@ -186,3 +186,21 @@ fn forced_switch_holds_the_picture_until_the_next_keyframe() {
     let c = colours(&path);
     assert_eq!(runs(&c), "RG", "{c:?}");
 }
+
+/// Venues send different picture sizes: after a switch the new venue's SPS (in-band, before
+/// its keyframe) takes over and the file still decodes without an error.
+#[test]
+fn switch_between_picture_sizes_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = clip(dir.path(), "red", "160x120", 2);
+    let large = clip(dir.path(), "blue", "320x240", 2);
+    let path = dir.path().join("sizes.mkv");
+    let start = Instant::now();
+    let rec = Recorder::create(&path, start, RecorderConfig::default()).unwrap();
+    let t = RecorderThread::spawn(rec, DEFAULT_QUEUE).unwrap();
+    feed(&t.sink(), start, &[small, large], 100);
+    t.finish().unwrap();
+    let errors = decode_errors(&path);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+    assert_eq!(runs(&colours(&path)), "RB");
+}
