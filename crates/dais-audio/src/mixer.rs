@@ -548,6 +548,16 @@ impl Mixer {
         }
     }
 
+    /// The last frame's full mix (every mixed venue, nobody's voice taken out: what a recording
+    /// of the meeting hears) as 8 kHz PCM, with the index of its first sample on the mixer's
+    /// clock (skipped frames count, so a gap in the indices is a gap in time). `None` before
+    /// the first frame. Valid until the next [`Mixer::handle_timeout`].
+    pub fn full_mix(&self) -> Option<(u64, &[i16])> {
+        let last = self.frame_no.checked_sub(1)?;
+        let index = (last + self.stats.ticks_skipped) * self.narrow as u64;
+        Some((index, self.full.pcm()))
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<MixerEvent> {
         self.events.pop_front()

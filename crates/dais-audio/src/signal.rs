@@ -92,7 +92,6 @@ impl Signal {
         &self.enc[codec.index()]
     }
 
-    #[cfg(test)]
     pub(crate) fn pcm(&self) -> &[i16] {
         &self.pcm
     }

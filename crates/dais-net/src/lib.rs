@@ -16,5 +16,6 @@
 pub mod demo;
 pub mod media_task;
 pub mod meeting;
+pub mod recording;
 pub mod sim;
 pub mod udp;

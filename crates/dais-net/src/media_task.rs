@@ -41,6 +41,7 @@ use dais_media::{
     AudioRoute, Engine, EngineConfig, EngineStats, FeedId, LegConfig, LegId, LegStats, LocalSocket,
     MediaError, MediaEvent, MediaKind, Routed, SourceQuality,
 };
+use dais_record::RecordSink;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -92,6 +93,8 @@ enum Command {
         oneshot::Sender<Result<(), MediaError>>,
     ),
     SetTap(FeedId, bool, oneshot::Sender<Result<(), MediaError>>),
+    StartRecording(FeedId, RecordSink, oneshot::Sender<Result<(), MediaError>>),
+    StopRecording(oneshot::Sender<()>),
     MixAudio(
         LegId,
         MixedAudio,
@@ -244,6 +247,28 @@ impl MediaHandle {
         Ok(ask!(self, SetTap, feed, on)??)
     }
 
+    /// Starts recording: `feed`'s tap is turned on and every packet it forwards, plus every
+    /// frame of the mixer's full mix, is copied to `sink` (which never blocks: a full queue
+    /// drops and counts). Replaces a recording already running.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Refused`] for an unknown feed.
+    pub async fn start_recording(
+        &self,
+        feed: FeedId,
+        sink: RecordSink,
+    ) -> Result<(), MediaTaskError> {
+        Ok(ask!(self, StartRecording, feed, sink)??)
+    }
+
+    /// Stops copying to the recording (taps off); the recorder itself is finished by its owner.
+    ///
+    /// # Errors
+    /// [`MediaTaskError::Gone`] when the task has ended (nothing is copied any more anyway).
+    pub async fn stop_recording(&self) -> Result<(), MediaTaskError> {
+        ask!(self, StopRecording)
+    }
+
     /// Current engine statistics.
     pub async fn stats(&self) -> Result<Snapshot, MediaTaskError> {
         ask!(self, Stats)
@@ -318,6 +343,11 @@ impl MediaHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    /// Resolves when the task has ended (meeting over or shut down).
+    pub async fn closed(&self) {
+        self.tx.closed().await;
     }
 
     /// Stops the task and waits until it has released its sockets.
@@ -415,6 +445,7 @@ pub fn spawn_with_mixer(
         events,
         counters: counters.clone(),
         legs: Vec::new(),
+        recording: None,
     };
     tokio::spawn(task.run(rx));
     Ok(MediaHandle {
@@ -446,6 +477,8 @@ struct MediaTask {
     legs: Vec<LegId>,
     published: Arc<Mutex<EngineStats>>,
     next_publish: Instant,
+    /// The running recording: the tapped feed and where its packets and the full mix go.
+    recording: Option<(FeedId, RecordSink)>,
 }
 
 impl MediaTask {
@@ -543,6 +576,24 @@ impl MediaTask {
             Command::SetTap(feed, on, reply) => {
                 let _ = reply.send(self.engine.set_tap(feed, on));
             }
+            Command::StartRecording(feed, sink, reply) => {
+                let r = self.engine.set_tap(feed, true);
+                if r.is_ok() {
+                    if let Some((old, _)) = self.recording.take()
+                        && old != feed
+                    {
+                        let _ = self.engine.set_tap(old, false);
+                    }
+                    self.recording = Some((feed, sink));
+                }
+                let _ = reply.send(r);
+            }
+            Command::StopRecording(reply) => {
+                if let Some((feed, _)) = self.recording.take() {
+                    let _ = self.engine.set_tap(feed, false);
+                }
+                let _ = reply.send(());
+            }
             Command::MixAudio(leg, audio, reply) => {
                 let _ = reply.send(self.mix_audio(leg, audio));
             }
@@ -630,6 +681,7 @@ impl MediaTask {
             let Some((buf, from)) = self.batch.get_mut(i) else {
                 continue;
             };
+            let mut tapped = false;
             let forwards = match self.engine.handle_datagram(now, from, buf) {
                 Routed::Forward(forwards) => forwards,
                 Routed::Audio { leg } => {
@@ -641,6 +693,13 @@ impl MediaTask {
             };
             for fw in forwards.iter() {
                 dais_media::apply(&fw, buf);
+                if fw.tap
+                    && let Some((_, sink)) = &self.recording
+                {
+                    // A copy into the recorder's queue; the file is written on its own thread.
+                    sink.video(now, buf);
+                    tapped = true;
+                }
                 for group in fw.groups {
                     group.apply(buf);
                     let dests = group.destinations();
@@ -656,6 +715,9 @@ impl MediaTask {
                     }
                 }
             }
+            if tapped {
+                self.recorded_packet_events();
+            }
         }
         self.counters.sent.fetch_add(sent, Ordering::Relaxed);
         if dropped > 0 {
@@ -667,6 +729,24 @@ impl MediaTask {
             self.counters
                 .send_errors
                 .fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+
+    /// After a packet went to the recording: a switch the engine forced on that very packet
+    /// (no keyframe) must reach the recorder before the packets after it.
+    fn recorded_packet_events(&mut self) {
+        while let Some(ev) = self.engine.poll_event() {
+            if let MediaEvent::SwitchCompleted {
+                feed, forced: true, ..
+            } = ev
+                && let Some((rec_feed, sink)) = &self.recording
+                && *rec_feed == feed
+            {
+                sink.discontinuity();
+            }
+            if let Err(e) = self.events.try_send(ev) {
+                warn!(event = ?e, "meeting controller lags; media event dropped");
+            }
         }
     }
 

@@ -215,6 +215,7 @@ pub struct MeetingHandle {
     tx: mpsc::Sender<Msg>,
     events: broadcast::Sender<MeetingEvent>,
     media: MediaHandle,
+    broadcast_video: FeedId,
 }
 
 impl std::fmt::Debug for Msg {
@@ -256,6 +257,11 @@ impl MeetingHandle {
     /// The meeting's media task.
     pub fn media(&self) -> &MediaHandle {
         &self.media
+    }
+
+    /// The broadcast picture's feed (what a recording of the meeting shows).
+    pub fn broadcast_feed(&self) -> FeedId {
+        self.broadcast_video
     }
 
     /// A new subscription to the meeting's events.
@@ -416,6 +422,7 @@ pub async fn start(
         tx,
         events: events.clone(),
         media: media.clone(),
+        broadcast_video: feeds[&FeedRole::Broadcast].video,
     };
     let mut ctl = Controller {
         number,

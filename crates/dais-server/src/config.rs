@@ -70,6 +70,9 @@ struct FileConfig {
     shutdown_grace_secs: Option<u64>,
     rooms: Option<Vec<String>>,
     testing_lead_secs: Option<i64>,
+    record: Option<bool>,
+    recordings_backup: Option<String>,
+    recording_retention_days: Option<u32>,
 }
 
 /// Why the configuration was refused. The message names the key and where it came from.
@@ -250,6 +253,24 @@ pub struct Config {
     /// How long before a booked meeting's start the scheduler opens its testing window
     /// (config file `testing_lead_secs`).
     pub testing_lead_secs: i64,
+    /// Meeting recording and its archive (config file keys `record`, `recordings_backup`,
+    /// `recording_retention_days`).
+    pub recording: RecordingConfig,
+}
+
+/// Recording settings: live meetings are recorded into `<data>/recordings`, each finished
+/// file is copied to `backup_dir` and indexed, and deleted (both copies) after the retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingConfig {
+    /// Record meetings when they go live. [default: true]
+    pub enabled: bool,
+    /// Where the recordings are written: `<data>/recordings`.
+    pub dir: PathBuf,
+    /// The backup copies' directory (another disk in production). [default:
+    /// `<data>/recordings-backup`]
+    pub backup_dir: PathBuf,
+    /// Days a recording is kept after its meeting ended. [default: 365]
+    pub retention_days: u32,
 }
 
 /// The default meeting-room catalogue.
@@ -446,9 +467,43 @@ impl Config {
                 problem: format!("{testing_lead_secs} is outside 0..=86400"),
             });
         }
+        let data_dir = PathBuf::from(&data.value);
+        let retention_days = file.recording_retention_days.unwrap_or(365);
+        if !(1..=36_500).contains(&retention_days) {
+            return Err(ConfigError::Invalid {
+                key: "recording_retention_days",
+                source_desc: "config file".into(),
+                problem: format!("{retention_days} is outside 1..=36500"),
+            });
+        }
+        let backup_dir = match file.recordings_backup {
+            Some(b) if b.trim().is_empty() => {
+                return Err(ConfigError::Invalid {
+                    key: "recordings_backup",
+                    source_desc: "config file".into(),
+                    problem: "empty path".into(),
+                });
+            }
+            Some(b) => PathBuf::from(b),
+            None => data_dir.join("recordings-backup"),
+        };
+        let recording = RecordingConfig {
+            enabled: file.record.unwrap_or(true),
+            dir: data_dir.join("recordings"),
+            backup_dir,
+            retention_days,
+        };
+        if recording.backup_dir == recording.dir {
+            return Err(ConfigError::Invalid {
+                key: "recordings_backup",
+                source_desc: "config file".into(),
+                problem: "must not be the recordings directory itself".into(),
+            });
+        }
         Ok(Config {
             rooms,
             testing_lead_secs,
+            recording,
             data_dir: PathBuf::from(data.value),
             http: http_addr,
             sip: sip_addr,

@@ -58,6 +58,7 @@ async fn main() -> ExitCode {
     app.add_router(meetings.router());
     app.add_router(dais_server::api::records::router(meetings.clone()));
     app.set_meeting_control(meetings.clone());
+    dais_server::api::recordings::attach(&mut app, &meetings);
     // SIP after the registry (its directory looks meetings up there); its shutdown step runs
     // after the meetings have ended and BYEd their legs.
     match dais_server::sip::start(&mut app, meetings.clone()).await {

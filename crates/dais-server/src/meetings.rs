@@ -65,7 +65,19 @@ pub struct Meetings {
     /// Set when shutdown begins: no meeting starts after that (the scheduler's next tick or a
     /// late API call would otherwise start one the shutdown has already passed).
     closing: std::sync::atomic::AtomicBool,
+    /// Recording of live meetings, once attached (`api::recordings::attach`).
+    recording: Mutex<Option<RecordingHook>>,
+    /// Each meeting's recording watcher: ends after its meeting, once the file is finished.
+    recorders: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
+
+/// Where live meetings are recorded, whether a meeting is (its policy, by number), and who
+/// receives each finished recording.
+type RecordingHook = (
+    dais_net::recording::RecordingSettings,
+    Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>,
+    Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
+);
 
 impl std::fmt::Debug for Meetings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +102,32 @@ impl Meetings {
             entries: Mutex::new(BTreeMap::new()),
             dialer: Mutex::new(Arc::new(NoDialer)),
             closing: std::sync::atomic::AtomicBool::new(false),
+            recording: Mutex::new(None),
+            recorders: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Waits until every meeting's recording is finished and handed over (call after the
+    /// meetings have ended: a recording ends with its meeting).
+    pub async fn recordings_finished(&self) {
+        let watchers =
+            std::mem::take(&mut *self.recorders.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in watchers {
+            let _ = w.await;
+        }
+    }
+
+    /// Records every meeting started from now on whose policy (`record`, asked with the
+    /// meeting number at start) allows it, whenever it is live; each finished recording goes
+    /// to `finished`.
+    pub fn set_recording(
+        &self,
+        settings: dais_net::recording::RecordingSettings,
+        record: Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>,
+        finished: Arc<dyn Fn(dais_net::recording::FinishedRecording) + Send + Sync>,
+    ) {
+        *self.recording.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((settings, record, finished));
     }
 
     /// Sets the dialer used by meetings started from now on (`POST
@@ -172,6 +209,23 @@ impl Meetings {
         let handle =
             meeting::start(plan, ConferenceConfig::default(), media, ev_rx, dialer).await?;
         info!(meeting = %number, rtp = %handle.media().rtp_addr(), "meeting started");
+        let hook = self
+            .recording
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((settings, record, finished)) = hook {
+            if record(number.clone()).await {
+                // Subscribed before the meeting can go live, so the go-live is never missed.
+                let w =
+                    dais_net::recording::record_when_live(&handle, settings, move |f| finished(f));
+                let mut recorders = self.recorders.lock().unwrap_or_else(|e| e.into_inner());
+                recorders.retain(|h| !h.is_finished());
+                recorders.push(w);
+            } else {
+                info!(meeting = %number, "recording is off for this meeting");
+            }
+        }
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -31,6 +31,7 @@ mod bookings;
 mod equipment;
 mod error;
 mod meetings;
+mod recordings;
 mod records;
 mod sites;
 mod types;
@@ -53,6 +54,7 @@ pub use equipment::{
     FaultStatus, MoveStatus,
 };
 pub use error::StoreError;
+pub use recordings::{NewRecording, Recording, Release, ReleaseState};
 pub use records::StoredRecord;
 pub use sites::{Site, Slot, SlotAssignment, SlotChange, SlotChangeReason, SlotHolder};
 pub use types::{

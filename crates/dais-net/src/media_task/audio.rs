@@ -257,6 +257,11 @@ impl MediaTask {
                 break;
             }
             self.mixer.handle_timeout(now);
+            if let Some((_, sink)) = &self.recording
+                && let Some((index, pcm)) = self.mixer.full_mix()
+            {
+                sink.audio(now, index, pcm);
+            }
             self.send_mix();
         }
         self.mixer_events();

@@ -7,6 +7,7 @@ pub mod equipment;
 pub mod error;
 pub mod meetings;
 pub mod operators;
+pub mod recordings;
 pub mod records;
 pub mod sites;
 pub mod system;
@@ -69,6 +70,13 @@ use error::ApiError;
         equipment::request_move,
         equipment::list_moves,
         equipment::test_call,
+        recordings::list,
+        recordings::get,
+        recordings::request_release,
+        recordings::decide,
+        recordings::download,
+        recordings::verify,
+        recordings::set_policy,
     ),
     components(schemas(
         error::ErrorBody,
@@ -106,6 +114,14 @@ use error::ApiError;
         equipment::FaultStatusRequest,
         equipment::MoveDto,
         equipment::TestCallRequest,
+        recordings::RecordingDto,
+        recordings::ReleaseDto,
+        recordings::RecordingDetail,
+        recordings::ReleaseRequest,
+        recordings::ReleaseDecision,
+        recordings::VerifyEntry,
+        recordings::VerifyReport,
+        recordings::RecordingPolicy,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -117,6 +133,7 @@ use error::ApiError;
         (name = "bookings", description = "Meeting bookings and their three-stage approval"),
         (name = "sites", description = "Sites and their A/B administrators"),
         (name = "equipment", description = "Equipment checks, faults and moves per venue"),
+        (name = "recordings", description = "Recordings of live meetings: archive, verification, release"),
     )
 )]
 pub struct ApiDoc;
@@ -188,6 +205,25 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/equipment/moves/{id}/test-call",
             post(equipment::test_call),
+        )
+        .route(
+            "/api/v1/meetings/{number}/recording",
+            put(recordings::set_policy),
+        )
+        .route("/api/v1/recordings", get(recordings::list))
+        .route("/api/v1/recordings/verify", post(recordings::verify))
+        .route("/api/v1/recordings/{id}", get(recordings::get))
+        .route(
+            "/api/v1/recordings/{id}/releases",
+            post(recordings::request_release),
+        )
+        .route(
+            "/api/v1/recordings/{id}/download",
+            get(recordings::download),
+        )
+        .route(
+            "/api/v1/recordings/releases/{release}/decision",
+            post(recordings::decide),
         )
 }
 
