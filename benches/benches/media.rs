@@ -4,6 +4,8 @@
 //!   shell's in-place `apply` (header once, payload type per group) for a feed with K
 //!   subscribers in two payload-type groups. The fan-out batch is built, not sent. The scenario
 //!   lives in `dais_benches::forward_scenario`, shared with the `forward_instructions` driver.
+//! - `media/forward_nack_ring/N`: `media/forward/16` with a NACK ring of N slots per video
+//!   feed (512 is the default; 0 turns the copy into the ring off), to see what the copy costs.
 //! - `media/switch_decision/gated`: a packet from a pending switch target that is not a
 //!   keyframe (the decision to hold it back).
 //! - `media/switch_decision/cutover`: `switch` to the other source plus its keyframe packet
@@ -21,6 +23,22 @@ fn forward(c: &mut Criterion) {
         let mut s = ForwardScenario::new(k);
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, _| {
+            b.iter(|| black_box(s.step()))
+        });
+    }
+    g.finish();
+}
+
+fn nack_ring(c: &mut Criterion) {
+    let mut g = c.benchmark_group("media/forward_nack_ring");
+    for slots in [0usize, 512] {
+        let cfg = EngineConfig {
+            nack_cache: slots,
+            ..EngineConfig::default()
+        };
+        let mut s = ForwardScenario::with_config(16, cfg);
+        g.throughput(Throughput::Elements(1));
+        g.bench_with_input(BenchmarkId::from_parameter(slots), &slots, |b, _| {
             b.iter(|| black_box(s.step()))
         });
     }
@@ -85,5 +103,5 @@ fn switch_decision(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, forward, switch_decision);
+criterion_group!(benches, forward, nack_ring, switch_decision);
 criterion_main!(benches);

@@ -65,10 +65,16 @@ pub struct ForwardScenario {
 }
 
 impl ForwardScenario {
-    /// Sets up the meeting and forwards the source's first (key)frame packet.
+    /// Sets up the meeting with the default configuration and forwards the source's first
+    /// (key)frame packet.
     pub fn new(k: u32) -> ForwardScenario {
+        ForwardScenario::with_config(k, EngineConfig::default())
+    }
+
+    /// As [`ForwardScenario::new`], with an engine configuration of the caller's.
+    pub fn with_config(k: u32, cfg: EngineConfig) -> ForwardScenario {
         let t0 = Instant::now();
-        let mut e = Engine::new(EngineConfig::default());
+        let mut e = Engine::new(cfg);
         e.add_leg(t0, LegId(1), leg(src_addr(1), 96, true, false))
             .expect("add source");
         let feed = e.create_feed(MediaKind::Video);
