@@ -318,12 +318,16 @@ impl ReceiveStats {
 
     /// Bits per second over the sliding window ending at `now` (headers included, IP/UDP not).
     pub fn bitrate(&self, now: Instant) -> u64 {
-        self.rates.rates(nanos(now.saturating_duration_since(self.epoch))).0
+        self.rates
+            .rates(nanos(now.saturating_duration_since(self.epoch)))
+            .0
     }
 
     /// Packets per second over the sliding window ending at `now`.
     pub fn packet_rate(&self, now: Instant) -> f64 {
-        self.rates.rates(nanos(now.saturating_duration_since(self.epoch))).1
+        self.rates
+            .rates(nanos(now.saturating_duration_since(self.epoch)))
+            .1
     }
 
     /// Total RTP bytes received (headers included).
