@@ -450,7 +450,10 @@ impl Engine {
             PacketClass::Rtcp => self.handle_rtcp(now, leg, buf).map(|()| None),
             _ => Err(DropReason::NotRtp),
         };
-        self.run_deferred(now);
+        // Almost every packet defers nothing; skip the call (it is not inlined).
+        if !self.deferred.is_empty() {
+            self.run_deferred(now);
+        }
         match result {
             Ok(Some(RtpVerdict::Forward)) => Routed::Forward(Forwards {
                 items: &self.scratch,
