@@ -52,8 +52,9 @@ impl Hasher for IdHasher {
 }
 
 /// Address → leg. Looked up with every datagram's source address, which anyone can choose,
-/// but only legs' own addresses are ever inserted (a few hundred, set by signalling), so an
-/// attacker cannot grow or cluster the table; a lookup of an unknown address is one probe.
+/// but only legs' own addresses are ever inserted (one or two per leg, set by signalling), so
+/// an attacker cannot grow or cluster the table; a lookup of an unknown address costs about
+/// one probe.
 /// foldhash (seeded per map) costs a fraction of SipHash here (D27 in docs/decisions.md).
 type AddrMap = HashMap<SocketAddr, (LegId, AddrRole), foldhash::fast::RandomState>;
 
