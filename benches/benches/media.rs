@@ -2,102 +2,44 @@
 //!
 //! - `media/forward/K`: one RTP packet of a shown source through `handle_datagram` plus the
 //!   shell's in-place `apply` (header once, payload type per group) for a feed with K
-//!   subscribers in two payload-type groups. The fan-out batch is built, not sent.
+//!   subscribers in two payload-type groups. The fan-out batch is built, not sent. The scenario
+//!   lives in `dais_benches::forward_scenario`, shared with the `forward_instructions` driver.
+//! - `media/forward_nack_ring/N`: `media/forward/16` with a NACK ring of N slots per video
+//!   feed (512 is the default; 0 turns the copy into the ring off), to see what the copy costs.
 //! - `media/switch_decision/gated`: a packet from a pending switch target that is not a
 //!   keyframe (the decision to hold it back).
 //! - `media/switch_decision/cutover`: `switch` to the other source plus its keyframe packet
 //!   (request, gate, cut-over, new mapping), alternating between two sources.
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dais_media::{
-    AudioParams, Engine, EngineConfig, KeyframeRequestMode, LegConfig, LegId, MediaKind, Routed,
-    VideoCodec, VideoParams, apply,
-};
-
-fn leg(addr: SocketAddr, pt: u8, send: bool, recv: bool) -> LegConfig {
-    LegConfig {
-        rtp_addr: addr,
-        rtcp_addr: None,
-        video: Some(VideoParams {
-            payload_type: pt,
-            codec: VideoCodec::H264,
-            clock_rate: 90_000,
-            keyframe_request: KeyframeRequestMode::Rtcp,
-        }),
-        audio: Some(AudioParams {
-            payload_type: 0,
-            clock_rate: 8000,
-        }),
-        send,
-        recv,
-    }
-}
-
-fn packet(seq: u16, ts: u32, ssrc: u32, keyframe: bool) -> Vec<u8> {
-    let mut v = vec![0x80, 96];
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&ts.to_be_bytes());
-    v.extend_from_slice(&ssrc.to_be_bytes());
-    v.extend_from_slice(if keyframe {
-        &[0x67, 0x42]
-    } else {
-        &[0x7c, 0x01]
-    });
-    v.resize(1200, 0xaa);
-    v
-}
-
-fn src_addr(i: u8) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, i], 5000))
-}
+use dais_benches::forward_scenario::{ForwardScenario, leg, packet, src_addr};
+use dais_media::{Engine, EngineConfig, LegId, MediaKind, Routed};
 
 fn forward(c: &mut Criterion) {
     let mut g = c.benchmark_group("media/forward");
     for k in [1u32, 4, 16, 64, 256] {
-        let t0 = Instant::now();
-        let mut e = Engine::new(EngineConfig::default());
-        e.add_leg(t0, LegId(1), leg(src_addr(1), 96, true, false))
-            .unwrap();
-        let feed = e.create_feed(MediaKind::Video);
-        for i in 0..k {
-            let a = SocketAddr::from(([10, 1, (i / 250) as u8, (i % 250) as u8 + 1], 6000));
-            e.add_leg(
-                t0,
-                LegId(100 + i),
-                leg(a, if i % 2 == 0 { 96 } else { 97 }, false, true),
-            )
-            .unwrap();
-            e.subscribe(t0, LegId(100 + i), feed).unwrap();
-        }
-        e.switch(t0, feed, Some(LegId(1))).unwrap();
-        let mut now = t0;
-        let mut seq = 0u16;
-        let mut buf = packet(0, 0, 0xabc, true);
-        let _ = e.handle_datagram(now, src_addr(1), &buf);
+        let mut s = ForwardScenario::new(k);
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, _| {
-            b.iter(|| {
-                seq = seq.wrapping_add(1);
-                now += Duration::from_micros(100);
-                buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                let mut dests = 0;
-                if let Routed::Forward(f) = e.handle_datagram(now, src_addr(1), &buf) {
-                    for fwd in f.iter() {
-                        apply(&fwd, &mut buf);
-                        for group in fwd.groups {
-                            group.apply(&mut buf);
-                            dests += black_box(group.destinations()).len();
-                        }
-                    }
-                }
-                // Undo the rewrite so the next iteration parses the source's SSRC again.
-                buf[8..12].copy_from_slice(&0xabcu32.to_be_bytes());
-                buf[1] = 96;
-                black_box(dests)
-            })
+            b.iter(|| black_box(s.step()))
+        });
+    }
+    g.finish();
+}
+
+fn nack_ring(c: &mut Criterion) {
+    let mut g = c.benchmark_group("media/forward_nack_ring");
+    for slots in [0usize, 512] {
+        let cfg = EngineConfig {
+            nack_cache: slots,
+            ..EngineConfig::default()
+        };
+        let mut s = ForwardScenario::with_config(16, cfg);
+        g.throughput(Throughput::Elements(1));
+        g.bench_with_input(BenchmarkId::from_parameter(slots), &slots, |b, _| {
+            b.iter(|| black_box(s.step()))
         });
     }
     g.finish();
@@ -161,5 +103,5 @@ fn switch_decision(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, forward, switch_decision);
+criterion_group!(benches, forward, nack_ring, switch_decision);
 criterion_main!(benches);

@@ -8,6 +8,8 @@
 //! switching — under the same load in the same process. The ratio of the two is the figure that
 //! travels between machines.
 
+pub mod forward_scenario;
+
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -50,19 +50,27 @@ struct Bucket {
 }
 
 /// Packet and bit rate over a sliding window, in fixed buckets (no allocation per packet).
+///
+/// Times are offsets from the owning stream's epoch, in nanoseconds (u64 holds 584 years), so
+/// the per-packet path does one `Instant` subtraction for the whole stream and no u128
+/// division; the current bucket's range is cached, so most packets do no division at all.
 #[derive(Debug, Clone)]
 struct RateWindow {
-    epoch: Instant,
-    bucket: Duration,
+    bucket_ns: u64,
+    /// `[start, end)` of the bucket the last packet went to, in ns since the epoch.
+    current: (u64, u64),
+    /// Index into `buckets` of that bucket.
+    current_index: usize,
     buckets: [Bucket; BUCKETS],
 }
 
 impl RateWindow {
-    fn new(epoch: Instant, window: Duration) -> Self {
+    fn new(window: Duration) -> Self {
         let bucket = (window / BUCKETS as u32).max(Duration::from_millis(1));
         RateWindow {
-            epoch,
-            bucket,
+            bucket_ns: nanos(bucket),
+            current: (0, 0),
+            current_index: 0,
             buckets: [Bucket {
                 slot: u64::MAX,
                 ..Bucket::default()
@@ -70,27 +78,34 @@ impl RateWindow {
         }
     }
 
-    fn slot(&self, now: Instant) -> u64 {
-        (now.saturating_duration_since(self.epoch).as_nanos() / self.bucket.as_nanos()) as u64
+    fn slot(&self, elapsed_ns: u64) -> u64 {
+        elapsed_ns / self.bucket_ns
     }
 
-    fn add(&mut self, now: Instant, bytes: usize) {
-        let slot = self.slot(now);
-        let b = &mut self.buckets[(slot % BUCKETS as u64) as usize];
-        if b.slot != slot {
-            *b = Bucket {
-                slot,
-                bytes: 0,
-                packets: 0,
-            };
+    fn add(&mut self, elapsed_ns: u64, bytes: usize) {
+        let (start, end) = self.current;
+        if !(start..end).contains(&elapsed_ns) {
+            let slot = self.slot(elapsed_ns);
+            let start = slot * self.bucket_ns;
+            self.current = (start, start.saturating_add(self.bucket_ns));
+            self.current_index = (slot % BUCKETS as u64) as usize;
+            let b = &mut self.buckets[self.current_index];
+            if b.slot != slot {
+                *b = Bucket {
+                    slot,
+                    bytes: 0,
+                    packets: 0,
+                };
+            }
         }
+        let b = &mut self.buckets[self.current_index];
         b.bytes += bytes as u64;
         b.packets += 1;
     }
 
-    /// (bits per second, packets per second) over the last full window ending at `now`.
-    fn rates(&self, now: Instant) -> (u64, f64) {
-        let slot = self.slot(now);
+    /// (bits per second, packets per second) over the last full window ending at `elapsed_ns`.
+    fn rates(&self, elapsed_ns: u64) -> (u64, f64) {
+        let slot = self.slot(elapsed_ns);
         let (bytes, packets) = self
             .buckets
             .iter()
@@ -98,9 +113,16 @@ impl RateWindow {
             .fold((0u64, 0u64), |(by, p), b| {
                 (by + b.bytes, p + b.packets as u64)
             });
-        let secs = (self.bucket * BUCKETS as u32).as_secs_f64();
+        let secs = self.bucket_ns as f64 * BUCKETS as f64 / 1e9;
         ((bytes as f64 * 8.0 / secs) as u64, packets as f64 / secs)
     }
+}
+
+/// A duration in nanoseconds, saturating (u64 nanoseconds cover 584 years).
+fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 /// Receive statistics for one incoming RTP stream (one SSRC).
@@ -147,7 +169,7 @@ impl ReceiveStats {
             jitter: 0.0,
             transit: None,
             epoch: now,
-            rates: RateWindow::new(now, window),
+            rates: RateWindow::new(window),
             bytes: 0,
             last_packet_at: None,
             last_sr: None,
@@ -221,19 +243,28 @@ impl ReceiveStats {
     pub fn on_packet(&mut self, now: Instant, header: &RtpHeader) -> SeqUpdate {
         let update = self.update_seq(header.sequence);
         let size = header.header_len + header.payload_len + header.padding_len as usize;
-        self.rates.add(now, size);
+        // One clock subtraction per packet, shared by the rate window and the jitter.
+        let elapsed = now.saturating_duration_since(self.epoch);
+        self.rates.add(nanos(elapsed), size);
         self.bytes += size as u64;
         self.last_packet_at = Some(now);
         if update.is_valid() {
-            self.update_jitter(now, header.timestamp);
+            self.update_jitter(elapsed, header.timestamp);
         }
         update
     }
 
     /// A.8: J += (|D| - J) / 16, with D the change in transit time, in timestamp units.
-    fn update_jitter(&mut self, now: Instant, rtp_ts: u32) {
-        let elapsed = now.saturating_duration_since(self.epoch);
-        let arrival = (elapsed.as_nanos() * self.clock_rate as u128 / 1_000_000_000) as u32;
+    fn update_jitter(&mut self, elapsed: Duration, rtp_ts: u32) {
+        // floor(elapsed × rate) in timestamp units, modulo 2^32 (only differences matter):
+        // whole seconds are exact, and the sub-second part (< 10^9 × 2^32) fits in u64, so
+        // this equals the u128 product and division without the u128 division.
+        let rate = u64::from(self.clock_rate);
+        let arrival = elapsed
+            .as_secs()
+            .wrapping_mul(rate)
+            .wrapping_add(u64::from(elapsed.subsec_nanos()) * rate / 1_000_000_000)
+            as u32;
         // Transit differences are taken modulo 2^32 so a timestamp wrap is a small step.
         let transit = arrival.wrapping_sub(rtp_ts) as i32 as i64;
         if let Some(prev) = self.transit {
@@ -287,12 +318,16 @@ impl ReceiveStats {
 
     /// Bits per second over the sliding window ending at `now` (headers included, IP/UDP not).
     pub fn bitrate(&self, now: Instant) -> u64 {
-        self.rates.rates(now).0
+        self.rates
+            .rates(nanos(now.saturating_duration_since(self.epoch)))
+            .0
     }
 
     /// Packets per second over the sliding window ending at `now`.
     pub fn packet_rate(&self, now: Instant) -> f64 {
-        self.rates.rates(now).1
+        self.rates
+            .rates(nanos(now.saturating_duration_since(self.epoch)))
+            .1
     }
 
     /// Total RTP bytes received (headers included).

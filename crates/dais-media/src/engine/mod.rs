@@ -31,7 +31,8 @@ const KINDS: [MediaKind; 2] = [MediaKind::Audio, MediaKind::Video];
 
 /// Hasher for `LegId` keys: they are chosen by the caller, not by peers, so no HashDoS
 /// resistance is needed, and SipHash was a tenth of the per-packet cost (measured with perf).
-/// Peer-chosen keys (source addresses) keep the default SipHash.
+/// Keys that arrive from the network (source addresses, SSRCs in RTCP) use foldhash with a
+/// per-map random seed instead (see `AddrMap` and D27).
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -49,6 +50,13 @@ impl Hasher for IdHasher {
         self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
+
+/// Address → leg. Looked up with every datagram's source address, which anyone can choose,
+/// but only legs' own addresses are ever inserted (one or two per leg, set by signalling), so
+/// an attacker cannot grow or cluster the table; a lookup of an unknown address costs about
+/// one probe.
+/// foldhash (seeded per map) costs a fraction of SipHash here (D27 in docs/decisions.md).
+type AddrMap = HashMap<SocketAddr, (LegId, AddrRole), foldhash::fast::RandomState>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AddrRole {
@@ -246,9 +254,10 @@ pub struct Engine {
     cfg: EngineConfig,
     rng: u64,
     legs: HashMap<LegId, Leg, BuildHasherDefault<IdHasher>>,
-    addrs: HashMap<SocketAddr, (LegId, AddrRole)>,
+    addrs: AddrMap,
     feeds: Vec<Option<Feed>>,
-    feed_by_ssrc: HashMap<u32, FeedId>,
+    /// Our feeds' SSRCs (we chose them), looked up with media SSRCs from receivers' RTCP.
+    feed_by_ssrc: HashMap<u32, FeedId, foldhash::fast::RandomState>,
     scratch: Vec<ForwardItem>,
     deferred: Vec<Deferred>,
     timers: Timers,
@@ -269,9 +278,9 @@ impl Engine {
             cfg,
             rng: cfg.ssrc_seed,
             legs: HashMap::default(),
-            addrs: HashMap::new(),
+            addrs: AddrMap::default(),
             feeds: Vec::new(),
-            feed_by_ssrc: HashMap::new(),
+            feed_by_ssrc: HashMap::default(),
             scratch: Vec::new(),
             deferred: Vec::new(),
             timers: Timers::default(),
@@ -442,7 +451,10 @@ impl Engine {
             PacketClass::Rtcp => self.handle_rtcp(now, leg, buf).map(|()| None),
             _ => Err(DropReason::NotRtp),
         };
-        self.run_deferred(now);
+        // Almost every packet defers nothing; skip the call (it is not inlined).
+        if !self.deferred.is_empty() {
+            self.run_deferred(now);
+        }
         match result {
             Ok(Some(RtpVerdict::Forward)) => Routed::Forward(Forwards {
                 items: &self.scratch,
