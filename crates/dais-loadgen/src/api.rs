@@ -188,6 +188,17 @@ impl Api {
         expect(r, &format!("meeting {number}"), &[200])
     }
 
+    /// How many drops the MCU itself detected by media timeout, from the meeting record
+    /// (`GET /api/v1/meetings/{n}/record`: entries whose reason is `media_timeout`).
+    ///
+    /// # Errors
+    /// Transport failures or a non-200 answer.
+    pub fn media_timeout_drops(&self, number: &str) -> Result<u64, LoadgenError> {
+        let r = self.request("GET", &format!("/api/v1/meetings/{number}/record"), None)?;
+        let v = expect(r, &format!("meeting {number} record"), &[200])?;
+        Ok(v.to_string().matches("\"media_timeout\"").count() as u64)
+    }
+
     /// Sum of every `dais_media_sends_total` sample in `/metrics` (all meetings).
     ///
     /// # Errors

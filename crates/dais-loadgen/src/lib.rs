@@ -34,4 +34,4 @@ pub mod spawn;
 
 pub use error::LoadgenError;
 pub use report::Report;
-pub use run::{RunOptions, run};
+pub use run::{DropMode, RunOptions, run};

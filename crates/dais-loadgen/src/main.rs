@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use dais_loadgen::reference::run_reference;
 use dais_loadgen::spawn::Spawned;
-use dais_loadgen::{RunOptions, run};
+use dais_loadgen::{DropMode, RunOptions, run};
 use dais_net::sim::VideoShape;
 
 /// Simulate N SIP venues in one daisd meeting, drive the chair, measure.
@@ -78,6 +78,13 @@ struct Cli {
     /// Drop a random venue (BYE) every this many seconds and redial it after --drop-for.
     #[arg(long)]
     drop_every: Option<f64>,
+    /// How a venue drops: `bye` (hangs up) or `blackout` (media and SIP go silent; the MCU
+    /// must notice by itself).
+    #[arg(long, value_enum, default_value_t = DropArg::Bye)]
+    drop_mode: DropArg,
+    /// Alternate broadcast and roll call at the switches (both timed).
+    #[arg(long)]
+    roll_call: bool,
     /// Seconds a dropped venue stays away.
     #[arg(long, default_value_t = 2.0)]
     drop_for: f64,
@@ -93,6 +100,13 @@ struct Cli {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `--drop-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DropArg {
+    Bye,
+    Blackout,
 }
 
 fn secs(v: f64, what: &str) -> Result<Duration, String> {
@@ -205,6 +219,11 @@ fn real_main(cli: Cli) -> Result<bool, Failure> {
         sip_window: cli.sip_window.max(1),
         mute: cli.mute,
         drop_every,
+        drop_mode: match cli.drop_mode {
+            DropArg::Bye => DropMode::Bye,
+            DropArg::Blackout => DropMode::Blackout,
+        },
+        roll_call: cli.roll_call,
         drop_for,
         server_pid,
         seed: cli.seed,

@@ -120,8 +120,16 @@ pub struct Report {
     pub self_views: u64,
     /// RTCP PLI/FIR received by the venues.
     pub keyframe_requests: u64,
-    /// Venues dropped (BYE) to exercise redial.
+    /// Venues dropped (BYE or blackout) to exercise redial.
     pub drops: u64,
+    /// How they dropped.
+    pub drop_mode: crate::run::DropMode,
+    /// Drops the MCU detected by itself (media timeout), from its meeting record.
+    pub mcu_detected_drops: Option<u64>,
+    /// Switches made by roll call (the rest by broadcast).
+    pub roll_calls: u64,
+    /// SIP messages for blacked-out calls that the harness left unanswered.
+    pub unanswered_sip: u64,
     /// BYEs the MCU sent.
     pub remote_byes: u64,
     /// daisd CPU time (user + system) in the measured window, s.
@@ -183,6 +191,17 @@ impl Report {
             self.receivers_with_loss,
             self.send_errors,
             self.sender_late_events
+        );
+        let _ = writeln!(
+            s,
+            "chair   {} switches ({} by roll call)  drops {} ({:?}; {} detected by the MCU)  MCU BYEs {}  unanswered SIP {}",
+            self.switches,
+            self.roll_calls,
+            self.drops,
+            self.drop_mode,
+            opt(self.mcu_detected_drops),
+            self.remote_byes,
+            self.unanswered_sip
         );
         let _ = writeln!(
             s,

@@ -50,8 +50,13 @@ pub struct RunOptions {
     pub sip_window: usize,
     /// Mute a random venue and unmute the previous one at every switch.
     pub mute: bool,
-    /// Drop (BYE) a random venue this often and redial it after `drop_for`.
+    /// Drop a random venue this often and redial it after `drop_for`.
     pub drop_every: Option<Duration>,
+    /// How a venue drops: BYE, or a blackout (silence on media and SIP).
+    pub drop_mode: DropMode,
+    /// Alternate broadcast and roll call commands at the switches (both timed as switches:
+    /// a roll call shows the called venue to everyone).
+    pub roll_call: bool,
     /// How long a dropped venue stays away.
     pub drop_for: Duration,
     /// The server's process id, for CPU and memory (`None`: not measured).
@@ -60,6 +65,17 @@ pub struct RunOptions {
     pub seed: u64,
     /// Progress lines on stderr.
     pub progress: bool,
+}
+
+/// How the harness drops a venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropMode {
+    /// The venue hangs up (BYE): the MCU learns at once.
+    #[default]
+    Bye,
+    /// The venue goes dark: no media, no SIP answers; the MCU must detect it (media timeout).
+    Blackout,
 }
 
 /// A small deterministic generator (xorshift64*) for venue choices.
@@ -198,6 +214,7 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     let mut muted: Option<usize> = None;
     let mut dropped: Vec<(usize, Instant)> = Vec::new();
     let mut drops = 0u64;
+    let mut roll_calls = 0u64;
     let mut next_switch = opts.switch_every.map(|s| started + s);
     let mut next_drop = opts.drop_every.map(|s| started + s);
     let mut next_progress = started + Duration::from_secs(1);
@@ -215,10 +232,20 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
                 .find(|&v| v != broadcasting && is_up(v) && !dropped.iter().any(|d| d.0 == v));
             if let Some(v) = pick {
                 let at_ns = shared.now_ns();
-                let cmd = json!({"command": "broadcast", "venue": names[v]});
+                // With --roll-call every other switch is a roll call of the venue.
+                // The main venue cannot be roll-called (it is the one calling).
+                let kind = if opts.roll_call && v != 0 && commands.len() % 2 == 1 {
+                    "roll_call"
+                } else {
+                    "broadcast"
+                };
+                let cmd = json!({"command": kind, "venue": names[v]});
                 match api.command(&opts.meeting, &cmd) {
                     Ok(()) => {
-                        tracing::debug!(at_ms = at_ns / 1_000_000, venue = v + 1, "broadcast");
+                        tracing::debug!(at_ms = at_ns / 1_000_000, venue = v + 1, kind, "switch");
+                        if kind == "roll_call" {
+                            roll_calls += 1;
+                        }
                         commands.push(SwitchCommand {
                             at_ns,
                             venue: v as u32 + 1,
@@ -227,7 +254,7 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
                     }
                     Err(e) => {
                         command_errors += 1;
-                        warn!(error = %e, "broadcast refused");
+                        warn!(error = %e, kind, "switch refused");
                     }
                 }
                 if opts.mute {
@@ -261,7 +288,10 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
                 .map(|_| rng.below(n))
                 .find(|&v| v != 0 && v != broadcasting && is_up(v));
             if let Some(v) = pick {
-                let _ = sip_tx.send(SipCommand::HangUp(v));
+                let _ = sip_tx.send(match opts.drop_mode {
+                    DropMode::Bye => SipCommand::HangUp(v),
+                    DropMode::Blackout => SipCommand::Blackout(v),
+                });
                 dropped.push((v, now + opts.drop_for));
                 drops += 1;
             }
@@ -291,6 +321,10 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     // Metrics are published once a second: wait for the last second's totals.
     std::thread::sleep(Duration::from_millis(1100));
     let proc1 = opts.server_pid.and_then(procstat::sample);
+    let mcu_detected_drops = api
+        .media_timeout_drops(&opts.meeting)
+        .map_err(|e| warn!(error = %e, "meeting record not read"))
+        .ok();
     let sends1 = api.media_sends().ok();
     shared.measure_from_ns.store(u64::MAX, Ordering::Relaxed);
     shared.stop.store(true, Ordering::Relaxed);
@@ -428,6 +462,10 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         ssrc_changes: violations[3],
         keyframe_requests: recv.keyframe_requests,
         drops,
+        drop_mode: opts.drop_mode,
+        mcu_detected_drops,
+        roll_calls,
+        unanswered_sip: sipr.unanswered,
         remote_byes: sipr.remote_byes,
         server_cpu_s: cpu,
         server_rss_kib: proc1.map(|p: ProcSample| p.rss_kib),

@@ -22,6 +22,10 @@ pub enum SipCommand {
     Dial(usize),
     /// Hang venue `i` up with BYE.
     HangUp(usize),
+    /// Blackout of venue `i` (power cut, cable pulled): its media stops and every SIP message
+    /// of its current call goes unanswered from now on, so the MCU must find out by itself
+    /// (media timeout, session timer) and redial.
+    Blackout(usize),
     /// Hang every call up and stop.
     Stop,
 }
@@ -60,6 +64,8 @@ pub struct SipReport {
     pub retries: u64,
     /// BYEs received from the MCU.
     pub remote_byes: u64,
+    /// SIP messages for blacked-out calls, dropped unanswered.
+    pub unanswered: u64,
     /// Per venue: `(up_at_ns, down_at_ns)` intervals (`u64::MAX` while still up).
     pub up: Vec<Vec<(u64, u64)>>,
 }
@@ -93,6 +99,8 @@ pub fn spawn(
         let mut queue: VecDeque<(usize, u32, u64)> = VecDeque::new(); // (venue, attempt, not before)
         let mut inflight: HashMap<String, (usize, Attempt)> = HashMap::new();
         let mut calls: HashMap<String, (usize, Call)> = HashMap::new();
+        // Calls of blacked-out venues: whatever the MCU sends for them is dropped unanswered.
+        let mut deaf: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut unique: u64 = u64::from(std::process::id()) << 32;
         let mut buf = vec![0u8; 65_536];
         let mut stopping: Option<u64> = None;
@@ -116,6 +124,19 @@ pub fn spawn(
                             && let Some(bye) = call.hang_up()
                         {
                             send(&bye);
+                            down(&shared, &mut report, i, now);
+                        }
+                    }
+                    Ok(SipCommand::Blackout(i)) => {
+                        let id = calls
+                            .iter()
+                            .find(|(_, (v, c))| {
+                                *v == i && matches!(c.state(), CallState::Up { .. })
+                            })
+                            .map(|(k, _)| k.clone());
+                        if let Some(id) = id {
+                            calls.remove(&id);
+                            deaf.insert(id);
                             down(&shared, &mut report, i, now);
                         }
                     }
@@ -218,6 +239,10 @@ pub fn spawn(
                 SipMessage::Response(r) => (r.headers.call_id().ok(), false),
             };
             let Some(call_id) = call_id else { continue };
+            if deaf.contains(&call_id) {
+                report.unanswered += 1;
+                continue;
+            }
             let now = shared.now_ns();
             if let Some((i, a)) = inflight.get_mut(&call_id) {
                 let i = *i;

@@ -96,3 +96,61 @@ fn bad_options_and_non_loopback_targets_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The chair also roll-calls, and venues black out (media and SIP go silent): the MCU must
+/// notice by itself (media timeout, in its meeting record), and the venue must come back
+/// cleanly when it dials in again — its first picture starting on a keyframe.
+#[test]
+fn roll_calls_and_blackouts_keep_the_meeting_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_dais-loadgen"))
+        .args([
+            "--spawn",
+            "--venues",
+            "4",
+            "--duration",
+            "11",
+            "--switch-every",
+            "1.5",
+            "--roll-call",
+            "--drop-every",
+            "3",
+            "--drop-for",
+            "5",
+            "--drop-mode",
+            "blackout",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--daisd")
+        .arg(daisd())
+        .output()
+        .expect("run dais-loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let n = |k: &str| {
+        r[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing in {text}"))
+    };
+    let ctx = format!("\n{stdout}\n{stderr}");
+    assert_eq!(r["drop_mode"], "blackout");
+    assert!(n("roll_calls") >= 1, "some switches were roll calls{ctx}");
+    assert!(n("drops") >= 1, "{ctx}");
+    assert!(
+        n("mcu_detected_drops") >= 1,
+        "the MCU detected a blackout by itself{ctx}"
+    );
+    assert_eq!(
+        n("sip_failures"),
+        0,
+        "blacked-out venues dial in again{ctx}"
+    );
+    assert_eq!(n("continuity_violations"), 0, "{ctx}");
+    assert_eq!(n("switches_incomplete"), 0, "{ctx}");
+    assert_eq!(n("command_errors"), 0, "{ctx}");
+}

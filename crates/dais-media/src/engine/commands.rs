@@ -287,6 +287,7 @@ impl Engine {
             epoch: 0,
             subscribers: Vec::new(),
             groups: Vec::new(),
+            joining: Vec::new(),
             tap: false,
             cache: RetransmitCache::new(cache),
             clock_rate: 0,
@@ -382,7 +383,7 @@ impl Engine {
         let addr = l.cfg.rtp_addr;
         let f = self.feed_mut(feed)?;
         f.subscribers.push(leg);
-        f.add_destination(pt, addr);
+        f.join(now, pt, addr);
         let shown = f.state.shown();
         if let Some(l) = self.legs.get_mut(&leg) {
             l.subscriptions.push(feed);

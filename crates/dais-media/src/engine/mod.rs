@@ -164,6 +164,9 @@ pub(crate) struct Feed {
     epoch: u64,
     subscribers: Vec<LegId>,
     pub(crate) groups: Vec<DestGroup>,
+    /// Video receivers that subscribed while a picture was running: they start on the next
+    /// keyframe (or after `switch_timeout`), never mid-picture.
+    joining: Vec<Joiner>,
     pub(crate) tap: bool,
     cache: RetransmitCache,
     clock_rate: u32,
@@ -172,7 +175,47 @@ pub(crate) struct Feed {
     report_scheduled: bool,
 }
 
+/// A receiver waiting for the next keyframe of a running feed.
+#[derive(Debug, Clone, Copy)]
+struct Joiner {
+    payload_type: u8,
+    addr: SocketAddr,
+    since: Instant,
+}
+
 impl Feed {
+    /// Starts `addr` on this feed: at once, or (video with a picture running) at its next
+    /// keyframe, so that a receiver's first packet always starts a decodable picture.
+    fn join(&mut self, now: Instant, pt: u8, addr: SocketAddr) {
+        if self.kind == MediaKind::Video && self.state.shown().is_some() {
+            self.joining.push(Joiner {
+                payload_type: pt,
+                addr,
+                since: now,
+            });
+        } else {
+            self.add_destination(pt, addr);
+        }
+    }
+
+    /// Moves the waiting receivers to the destinations when this packet starts a picture
+    /// (`keyframe`, a cut-over) or they have waited `timeout`.
+    fn admit_joiners(&mut self, now: Instant, starts_picture: bool, timeout: Duration) {
+        if self.joining.is_empty() {
+            return;
+        }
+        let mut i = 0;
+        while i < self.joining.len() {
+            let j = self.joining[i];
+            if starts_picture || now >= j.since + timeout {
+                self.joining.swap_remove(i);
+                self.add_destination(j.payload_type, j.addr);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     fn add_destination(&mut self, pt: u8, addr: SocketAddr) {
         match self.groups.iter_mut().find(|g| g.payload_type == pt) {
             Some(g) => g.destinations.push(addr),
@@ -184,6 +227,8 @@ impl Feed {
     }
 
     fn remove_destination(&mut self, pt: u8, addr: SocketAddr) {
+        self.joining
+            .retain(|j| !(j.payload_type == pt && j.addr == addr));
         if let Some(i) = self.groups.iter().position(|g| g.payload_type == pt) {
             let g = &mut self.groups[i];
             if let Some(j) = g.destinations.iter().position(|a| *a == addr) {
@@ -656,6 +701,8 @@ impl Engine {
                     forced,
                     cause,
                 } => {
+                    // Everyone starts together on the new picture.
+                    feed.admit_joiners(now, true, cfg.switch_timeout);
                     feed.epoch += 1;
                     feed.clock_rate = clock_rate;
                     if let Some(prev) = before.filter(|p| *p != leg_id) {
@@ -684,6 +731,7 @@ impl Engine {
                     rewrite
                 }
             };
+            feed.admit_joiners(now, info.keyframe, cfg.switch_timeout);
             feed.clock_rate = clock_rate;
             feed.cache.store(rewrite.sequence, buf, |b| {
                 rewrite_header(b, rewrite.ssrc, rewrite.sequence, rewrite.timestamp);
