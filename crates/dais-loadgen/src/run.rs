@@ -218,6 +218,16 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     let mut next_switch = opts.switch_every.map(|s| started + s);
     let mut next_drop = opts.drop_every.map(|s| started + s);
     let mut next_progress = started + Duration::from_secs(1);
+    // A bar on a terminal; elsewhere (CI logs, pipes) a line a second through tracing.
+    let bar = (opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = indicatif::ProgressBar::new(opts.duration.as_secs().max(1));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} s  {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
     let is_up = |i: usize| shared.remote[i].load(Ordering::Relaxed) != 0;
     // The chair loop: bounded by the duration, one turn every 10 ms.
     while started.elapsed() < opts.duration {
@@ -307,14 +317,26 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         if opts.progress && now >= next_progress {
             next_progress += Duration::from_secs(1);
             let up = (0..n).filter(|&i| is_up(i)).count();
-            progress(&format!(
-                "{:>4.0}/{:.0} s  venues up {up}/{n}  switches {}",
-                started.elapsed().as_secs_f64(),
-                opts.duration.as_secs_f64(),
-                commands.len()
-            ));
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(started.elapsed().as_secs());
+                    bar.set_message(format!(
+                        "venues up {up}/{n}  switches {}  drops {drops}",
+                        commands.len()
+                    ));
+                }
+                None => progress(&format!(
+                    "{:>4.0}/{:.0} s  venues up {up}/{n}  switches {}",
+                    started.elapsed().as_secs_f64(),
+                    opts.duration.as_secs_f64(),
+                    commands.len()
+                )),
+            }
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     let end_ns = shared.now_ns();
     let elapsed = started.elapsed();
