@@ -62,6 +62,7 @@ pub mod g711;
 mod jitter;
 mod level;
 mod mixer;
+mod opus_codec;
 mod resample;
 mod signal;
 mod types;
@@ -73,3 +74,8 @@ pub use types::{
 };
 
 pub use dais_rtp::Ssrc;
+
+/// The libopus bindings this crate uses (for tests and tools that need a reference Opus
+/// encoder or decoder next to the mixer).
+#[cfg(feature = "opus")]
+pub use opus;
