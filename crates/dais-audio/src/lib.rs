@@ -1,5 +1,5 @@
-//! The Dais audio MCU: G.711 (and, with the `opus` feature, Opus) decode, adaptive jitter buffers, mix-minus, encode, audio levels,
-//! voice activity and the dominant speaker (sans-IO).
+//! The Dais audio MCU: G.711 (and Opus with the `opus` feature) decode, adaptive jitter
+//! buffers, mix-minus, encode, audio levels, voice activity and the dominant speaker (sans-IO).
 //!
 //! # Contract
 //!

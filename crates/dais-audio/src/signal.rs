@@ -86,10 +86,9 @@ impl Signal {
             // Saturating float-to-int cast: the limiter already keeps |s| under the ceiling.
             *o = *s as i16;
         }
-        if self.opus.is_some() {
-            let n = self.wide.len();
-            self.wide.copy_from_slice(&wide[..n]);
-        }
+        // Kept for an Opus receiver (a few hundred floats for at most `max_mixed + 2` signals).
+        let n = self.wide.len();
+        self.wide.copy_from_slice(&wide[..n]);
         self.enc_frame = [0; Codec::COUNT];
     }
 
@@ -110,8 +109,7 @@ impl Signal {
 
     fn encode_opus(&mut self) -> bool {
         if self.opus.is_none() {
-            // First Opus listener of this signal: its sum was not kept this frame, so the
-            // first packet is silence and the encoder starts on the next frame's audio.
+            // First Opus listener of this signal (created once, kept while the signal lives).
             match OpusOut::new() {
                 Ok(o) => self.opus = Some(o),
                 Err(e) => {
@@ -119,7 +117,6 @@ impl Signal {
                     return false;
                 }
             }
-            self.wide.fill(0.0);
         }
         self.wide_limiter.process(&mut self.wide);
         for (o, s) in self.wide_pcm.iter_mut().zip(&self.wide) {

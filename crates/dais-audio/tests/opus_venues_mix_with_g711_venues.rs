@@ -180,7 +180,8 @@ fn run(
 #[test]
 fn opus_source_is_heard_by_g711_and_opus_receivers_and_not_by_itself() {
     let mut mixer = Mixer::new(MixerConfig::default()).unwrap();
-    // 1 and 3 speak Opus, 2 G.711; 4 (G.711) and 5, 6, 7 (Opus) only listen.
+    // 1 and 3 speak Opus, 2 G.711; 4 (G.711) and 5, 6, 7 (Opus) only listen; 8 (Opus) listens
+    // but is blocked.
     let mut senders = vec![
         Sender::new(1, Codec::Opus, 600.0),
         Sender::new(2, Codec::Pcmu, 1000.0),
@@ -205,6 +206,11 @@ fn opus_source_is_heard_by_g711_and_opus_receivers_and_not_by_itself() {
             .unwrap();
         heard.insert(VenueId(id), Heard::new(Codec::Opus));
     }
+    mixer
+        .add_receiver(VenueId(8), Codec::Opus, PT_OPUS, FRAME)
+        .unwrap();
+    mixer.set_blocked(VenueId(8), true).unwrap();
+    heard.insert(VenueId(8), Heard::new(Codec::Opus));
     let t0 = Instant::now();
     run(&mut mixer, &mut senders, &mut heard, t0, 100, |_, _| false);
     let before = mixer.stats().encodes;
@@ -221,8 +227,8 @@ fn opus_source_is_heard_by_g711_and_opus_receivers_and_not_by_itself() {
     for (rx, h) in &heard {
         for (venue, f) in tones {
             let a = h.amplitude(f);
-            if rx.0 == venue {
-                assert!(a < 100.0, "{rx:?} hears its own {f} Hz tone: {a:.1}");
+            if rx.0 == venue || rx.0 == 8 {
+                assert!(a < 100.0, "{rx:?} hears {f} Hz (own or blocked): {a:.1}");
             } else {
                 assert!(
                     a > 3000.0,
@@ -233,10 +239,11 @@ fn opus_source_is_heard_by_g711_and_opus_receivers_and_not_by_itself() {
         }
     }
     // Distinct signals × codecs per frame: minus-1 (Opus), minus-2 (μ), minus-3 (Opus), the
-    // full mix in μ-law (4) and in Opus (5, 6, 7 share one encoder): 5, however many listen.
-    assert_eq!(mixer.stats().encodes - before, 5 * 100);
+    // full mix in μ-law (4) and in Opus (5, 6, 7 share one encoder), Opus silence (8): 6,
+    // however many listen.
+    assert_eq!(mixer.stats().encodes - before, 6 * 100);
     // Opus receivers: 48 kHz clock (960 per 20 ms), continuous sequence, one marker.
-    for id in [1, 3, 5, 6, 7] {
+    for id in [1, 3, 5, 6, 7, 8] {
         let p = &heard[&VenueId(id)].packets;
         assert_eq!(p.len(), 200);
         assert!(p.iter().all(|x| x.0 == PT_OPUS));
