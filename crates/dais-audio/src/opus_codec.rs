@@ -24,6 +24,9 @@ const MAX_PACKET_SAMPLES: usize = 1920;
 /// Opus's frame grid: 2.5 ms at 16 kHz. Concealment lengths are multiples of it.
 #[cfg(feature = "opus")]
 const GRID: u32 = 40;
+/// A packet this far (1 s at 16 kHz) behind the decoder starts a new timeline.
+#[cfg(feature = "opus")]
+const JUMP: u32 = 16_000;
 /// Largest Opus payload we produce (RFC 6716 §3.4: 1275 bytes per frame).
 #[cfg(feature = "opus")]
 const MAX_PAYLOAD: usize = 1275;
@@ -122,6 +125,14 @@ impl OpusIn {
             .map_err(|_| DropReason::Undecodable)?;
         if samples == 0 || samples > MAX_PACKET_SAMPLES {
             return Err(DropReason::Undecodable);
+        }
+        if let Some(next) = self.next
+            && (ts.wrapping_sub(next) as i32) < -(JUMP as i32)
+        {
+            // Far behind: not a reordered packet but a timeline that restarted (same SSRC).
+            // Follow it; the jitter buffer confirms or refuses the jump on its own.
+            self.next = None;
+            self.next_concealed = false;
         }
         if let Some(next) = self.next {
             let gap = ts.wrapping_sub(next) as i32;

@@ -364,4 +364,20 @@ fn bad_opus_input_is_refused_precisely() {
     let st = mixer.source_stats(VenueId(1)).unwrap();
     assert_eq!(st.drops.get(DropReason::Undecodable), 1);
     assert_eq!(st.drops.get(DropReason::OutOfOrder), 1);
+    // The sender's timestamps restart 10 s back (same SSRC): not "out of order" forever, but
+    // a jump the jitter buffer confirms after three packets, then the stream plays again.
+    s.ts = s.ts.wrapping_sub(480_000);
+    let results: Vec<_> = (0..5)
+        .map(|_| mixer.handle_rtp(now, VenueId(1), &s.packet()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            Err(DropReason::TimestampJump),
+            Err(DropReason::TimestampJump),
+            Ok(()),
+            Ok(()),
+            Ok(())
+        ]
+    );
 }
