@@ -87,6 +87,8 @@ impl OpusIn {
     pub(crate) fn reset(&mut self) {
         self.last = None;
         self.next = None;
+        self.next_concealed = false;
+        self.plc_run = 0;
         if let Err(e) = self.dec.reset_state() {
             tracing::warn!(error = %e, "opus decoder reset failed");
         }
