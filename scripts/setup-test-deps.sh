@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages the Dais test suite needs (real SIP and media peers, and the
-# headless browser for the web console), and the console e2e test's npm packages. Nothing else.
+# Installs the system packages the Dais test suite needs (real SIP and media peers, the
+# headless browser for the web console, libopus for the audio mixer's `opus` feature), and the
+# console e2e test's npm packages. Nothing else.
 # Idempotent: a package already present is skipped, and `apt-get update` runs only when
 # something is missing. Needs root (CI and the dev machines run as root) or sudo.
 set -euo pipefail
@@ -13,6 +14,9 @@ declare -A wanted=(
   [chromium]=chromium
   # CJK glyphs, so the console's Chinese labels render in the screenshots.
   [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+  # dais-audio's `opus` feature links Debian's libopus, found through pkg-config.
+  [libopus-dev]=/usr/include/opus/opus.h
+  [pkg-config]=pkg-config
 )
 
 missing=()

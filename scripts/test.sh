@@ -30,3 +30,7 @@ bash scripts/fuzz-smoke.sh
 
 step "tests (cargo test)"
 cargo test --workspace --locked
+
+step "Opus in the audio mixer (dais-audio --features opus: libopus via pkg-config)"
+cargo clippy -p dais-audio --features opus --all-targets --locked -- -D warnings
+cargo test -p dais-audio --features opus --locked

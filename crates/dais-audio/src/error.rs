@@ -36,6 +36,16 @@ pub enum MixerError {
     /// A payload type above 127.
     #[error("payload type {0} is not a 7-bit value")]
     PayloadType(u8),
+    /// The codec is not compiled into this build (Opus needs the `opus` cargo feature).
+    #[error("codec {0:?} is not built in (build dais-audio with the `opus` feature)")]
+    CodecNotBuilt(crate::types::Codec),
+    /// An Opus receiver's packet time must be the mixing frame, and the frame one Opus can
+    /// encode (10, 20, 40 or 60 ms; not 30 ms).
+    #[error("Opus packet time {0:?} must equal the mixing frame (10, 20, 40 or 60 ms)")]
+    OpusPacketTime(std::time::Duration),
+    /// libopus refused to create a decoder or encoder.
+    #[error("libopus: {0}")]
+    Opus(String),
 }
 
 macro_rules! drop_reasons {
@@ -76,6 +86,11 @@ drop_reasons! {
     TimestampJump,
     /// Comfort noise (RFC 3389) or another payload we do not mix.
     NotMixed,
+    /// An Opus packet older than one already decoded (Opus decodes in order; its place was
+    /// already concealed), or a duplicate.
+    OutOfOrder,
+    /// libopus could not decode the payload.
+    Undecodable,
 }
 
 /// A counter per [`DropReason`].

@@ -33,6 +33,13 @@ pub(crate) enum Pulled {
     Held,
 }
 
+/// What the next pull does: hold at, or play from (and whether that skips a frame).
+#[derive(Clone, Copy, Debug)]
+enum Plan {
+    Hold(u32),
+    Play(u32, bool),
+}
+
 #[derive(Debug, Clone)]
 struct Timeline {
     /// Origin of the arrival clock.
@@ -198,6 +205,20 @@ impl JitterBuffer {
         self.write(ts, len, &mut decode)
     }
 
+    /// Stores samples a decoder made up for a gap (Opus PLC/FEC): no effect on the timing
+    /// estimates, and whatever is already past playout is simply not written.
+    #[cfg_attr(not(feature = "opus"), allow(dead_code))]
+    pub(crate) fn write_concealment(
+        &mut self,
+        ts: u32,
+        len: usize,
+        mut decode: impl FnMut(usize) -> i16,
+    ) {
+        if self.line.is_some() && len > 0 && len as u32 <= self.len() / 2 {
+            let _ = self.write(ts, len, &mut decode);
+        }
+    }
+
     fn write(
         &mut self,
         ts: u32,
@@ -224,15 +245,10 @@ impl JitterBuffer {
         Ok(())
     }
 
-    /// Plays one frame into `out` (`frame_len` samples) for the tick at `now`, adapting the
-    /// playout position to the schedule first. Returns what happened and the frame's start.
-    /// The third value says whether a frame was skipped to shrink the buffer.
-    pub(crate) fn pull(&mut self, now: Instant, out: &mut [i16]) -> (Pulled, u32, bool) {
-        let n = self.frame_len.min(out.len());
-        let Some(line) = self.line.as_ref() else {
-            out[..n].fill(0);
-            return (Pulled::Silent, 0, false);
-        };
+    /// Where the next [`pull`](Self::pull) at `now` reads (after adapting the playout position
+    /// to the schedule): `None` before the first packet.
+    fn plan(&self, now: Instant) -> Option<Plan> {
+        let line = self.line.as_ref()?;
         let base = line.win_min.min(line.prev_win_min);
         let desired = self
             .arrival(line, now)
@@ -240,19 +256,49 @@ impl JitterBuffer {
             .wrapping_sub(base as i32 as u32)
             .wrapping_sub(self.target());
         let err = desired.wrapping_sub(line.play_ts) as i32 as i64;
-        let frame = n as i64;
-        let mut play_ts = line.play_ts;
-        if err < -frame {
-            // Starving: conceal without consuming, so the buffer can fill.
-            let start = play_ts;
-            self.conceal(&mut out[..n], None);
-            return (Pulled::Held, start, false);
+        let frame = self.frame_len as i64;
+        Some(if err < -frame {
+            Plan::Hold(line.play_ts)
+        } else if err > frame {
+            Plan::Play(line.play_ts.wrapping_add(self.frame_len as u32), true)
+        } else {
+            Plan::Play(line.play_ts, false)
+        })
+    }
+
+    /// The first timestamp the next [`pull`](Self::pull) at `now` will play, if it plays
+    /// (not before the first packet, not when it holds).
+    #[cfg_attr(not(feature = "opus"), allow(dead_code))]
+    pub(crate) fn next_play(&self, now: Instant) -> Option<u32> {
+        match self.plan(now)? {
+            Plan::Play(start, _) => Some(start),
+            Plan::Hold(_) => None,
         }
-        let mut skipped = false;
-        if err > frame {
-            play_ts = play_ts.wrapping_add(n as u32);
-            skipped = true;
-        }
+    }
+
+    /// Whether the sample stamped `ts` is in the buffer.
+    #[cfg_attr(not(feature = "opus"), allow(dead_code))]
+    pub(crate) fn has(&self, ts: u32) -> bool {
+        self.stamps[(ts & self.mask) as usize] == ts
+    }
+
+    /// Plays one frame into `out` (`frame_len` samples) for the tick at `now`, adapting the
+    /// playout position to the schedule first. Returns what happened and the frame's start.
+    /// The third value says whether a frame was skipped to shrink the buffer.
+    pub(crate) fn pull(&mut self, now: Instant, out: &mut [i16]) -> (Pulled, u32, bool) {
+        let n = self.frame_len.min(out.len());
+        let (play_ts, skipped) = match self.plan(now) {
+            None => {
+                out[..n].fill(0);
+                return (Pulled::Silent, 0, false);
+            }
+            Some(Plan::Hold(start)) => {
+                // Starving: conceal without consuming, so the buffer can fill.
+                self.conceal(&mut out[..n], None);
+                return (Pulled::Held, start, false);
+            }
+            Some(Plan::Play(start, skipped)) => (start, skipped),
+        };
         let mut present = 0;
         for (i, o) in out[..n].iter_mut().enumerate() {
             let t = play_ts.wrapping_add(i as u32);

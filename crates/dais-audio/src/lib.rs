@@ -1,5 +1,5 @@
-//! The Dais audio MCU: G.711 decode, adaptive jitter buffers, mix-minus, encode, audio levels,
-//! voice activity and the dominant speaker (sans-IO).
+//! The Dais audio MCU: G.711 (and Opus with the `opus` feature) decode, adaptive jitter
+//! buffers, mix-minus, encode, audio levels, voice activity and the dominant speaker (sans-IO).
 //!
 //! # Contract
 //!
@@ -54,6 +54,13 @@
 //!
 //! Mixing runs at 16 kHz: wideband speech (what Opus and G.722 venues send) with a third of
 //! 48 kHz's work per mixed sample, and an exact 2:1 ratio to G.711's 8 kHz.
+//!
+//! # Opus (cargo feature `opus`)
+//!
+//! With the feature, [`Codec::Opus`] venues are decoded and encoded by libopus at 16 kHz (RTP
+//! clock 48 kHz, RFC 7587): no resampling, loss concealed by the decoder itself, and one
+//! encoder per distinct mix shared by the Opus receivers that hear it. Without it, Opus venues
+//! are refused with [`MixerError::CodecNotBuilt`].
 #![warn(missing_docs)]
 
 mod dtmf;
@@ -62,6 +69,7 @@ pub mod g711;
 mod jitter;
 mod level;
 mod mixer;
+mod opus_codec;
 mod resample;
 mod signal;
 mod types;
@@ -73,3 +81,8 @@ pub use types::{
 };
 
 pub use dais_rtp::Ssrc;
+
+/// The libopus bindings this crate uses (for tests and tools that need a reference Opus
+/// encoder or decoder next to the mixer).
+#[cfg(feature = "opus")]
+pub use opus;

@@ -10,6 +10,7 @@ use crate::error::{DropReason, MixerError};
 use crate::g711;
 use crate::jitter::{JitterBuffer, Pulled};
 use crate::level::{self, Dominant, Meter};
+use crate::opus_codec::{OpusIn, OpusOut};
 use crate::resample::{HalfBandFir, Upsampler};
 use crate::signal::{Signal, encode_into};
 use crate::types::{Codec, MixerConfig, MixerEvent, MixerStats, OutPacket, SourceStats, VenueId};
@@ -42,7 +43,9 @@ struct Source {
     level_ext: Option<u8>,
     ssrc: Option<Ssrc>,
     jb: JitterBuffer,
-    /// This frame at the source rate.
+    /// The Opus decoder (Opus sources only).
+    opus: Option<OpusIn>,
+    /// This frame at the source's decode rate (8 kHz G.711, 16 kHz Opus).
     frame: Vec<i16>,
     up: Upsampler,
     /// This frame at 16 kHz (valid while mixed).
@@ -90,6 +93,8 @@ struct Receiver {
     codec: Codec,
     pt: u8,
     frames_per_packet: u32,
+    /// RTP timestamp advance per packet (the packet time in the codec's clock).
+    ts_step: u32,
     ssrc: Ssrc,
     seq: u16,
     ts: u32,
@@ -119,7 +124,12 @@ pub struct Mixer {
     acc: Vec<f32>,
     scratch: Vec<f32>,
     full: Signal,
-    silence: [Vec<u8>; Codec::COUNT],
+    /// G.711 silence (μ-law, A-law), long enough for the largest packet time.
+    silence: [Vec<u8>; 2],
+    /// Opus silence for blocked Opus receivers: an encoder fed zeros, once per frame.
+    silence_opus: Option<OpusOut>,
+    silence_opus_frame: u64,
+    zeros: Vec<i16>,
     mixed: Vec<usize>,
     best: Vec<(f32, usize)>,
     pending: VecDeque<Pending>,
@@ -171,6 +181,9 @@ impl Mixer {
             scratch: vec![0.0; wide],
             full,
             silence,
+            silence_opus: None,
+            silence_opus_frame: 0,
+            zeros: vec![0; wide],
             pending: VecDeque::new(),
             events: VecDeque::new(),
             next_level_report: None,
@@ -194,6 +207,9 @@ impl Mixer {
         if self.source_index.contains_key(&id) {
             return Err(MixerError::DuplicateSource(id));
         }
+        if !codec.is_available() {
+            return Err(MixerError::CodecNotBuilt(codec));
+        }
         if clock_rate != codec.clock_rate() {
             return Err(MixerError::ClockRate {
                 clock_rate,
@@ -204,6 +220,18 @@ impl Mixer {
             return Err(MixerError::PayloadType(pt));
         }
         let c = &self.cfg;
+        let rate = codec.pcm_rate();
+        let frame_len = if rate == 16000 {
+            self.wide
+        } else {
+            self.narrow
+        };
+        let opus = match codec {
+            Codec::Opus => Some(OpusIn::new(
+                (c.conceal.as_millis() as u32).saturating_mul(16),
+            )?),
+            _ => None,
+        };
         let src = Source {
             id,
             codec,
@@ -211,15 +239,16 @@ impl Mixer {
             dtmf_pt: None,
             level_ext: None,
             ssrc: None,
+            opus,
             jb: JitterBuffer::new(
-                clock_rate,
-                self.narrow,
+                rate,
+                frame_len,
                 c.jitter_min,
                 c.jitter_max,
                 c.conceal,
                 c.frame,
             ),
-            frame: vec![0; self.narrow],
+            frame: vec![0; frame_len],
             up: Upsampler::new(self.narrow),
             wide: vec![0.0; self.wide],
             meter: Meter::new(c.frame),
@@ -287,7 +316,8 @@ impl Mixer {
     }
 
     /// Adds a venue's downlink: `codec` on payload type `pt`, one packet every `ptime` (a
-    /// multiple of the mixing frame, at most 120 ms).
+    /// multiple of the mixing frame, at most 120 ms; for Opus exactly the frame, and the frame
+    /// must not be 30 ms, which Opus cannot encode).
     pub fn add_receiver(
         &mut self,
         id: VenueId,
@@ -298,8 +328,19 @@ impl Mixer {
         if self.receiver_index.contains_key(&id) {
             return Err(MixerError::DuplicateReceiver(id));
         }
+        if !codec.is_available() {
+            return Err(MixerError::CodecNotBuilt(codec));
+        }
         if pt > 127 {
             return Err(MixerError::PayloadType(pt));
+        }
+        if codec == Codec::Opus {
+            if ptime != self.cfg.frame || self.cfg.frame == Duration::from_millis(30) {
+                return Err(MixerError::OpusPacketTime(ptime));
+            }
+            if self.silence_opus.is_none() {
+                self.silence_opus = Some(OpusOut::new()?);
+            }
         }
         let frame = self.cfg.frame.as_nanos();
         let p = ptime.as_nanos();
@@ -313,6 +354,7 @@ impl Mixer {
             codec,
             pt,
             frames_per_packet: frames,
+            ts_step: (codec.clock_rate() as u128 * p / 1_000_000_000) as u32,
             ssrc: Ssrc(r as u32),
             seq: (r >> 32) as u16,
             ts: (r >> 16) as u32 ^ splitmix(&mut self.rng) as u32,
@@ -376,6 +418,9 @@ impl Mixer {
         let s = self.sources.get(*self.source_index.get(&id)?)?.as_ref()?;
         let mut st = s.stats;
         st.target_delay = s.jb.target_delay();
+        if let Some(o) = s.opus.as_ref() {
+            st.decoder_concealed = o.concealed();
+        }
         Some(st)
     }
 
@@ -464,14 +509,22 @@ impl Mixer {
             if src.ssrc.is_some() {
                 tracing::debug!(venue = ?src.id, ssrc = ?h.ssrc, "audio SSRC changed; new stream");
                 src.jb.reset();
+                if let Some(o) = src.opus.as_mut() {
+                    o.reset();
+                }
             }
             src.ssrc = Some(h.ssrc);
         }
+        // The jitter buffer counts decoded samples: Opus's 48 kHz timestamps map to 16 kHz.
+        let ts = match src.opus.as_mut() {
+            Some(o) => o.map_ts(h.timestamp),
+            None => h.timestamp,
+        };
         if let Some(ext) = src.level_ext
             && let Some(&b) = h.extensions(buf).get(ext).and_then(|d| d.first())
         {
             src.ext_levels[src.ext_next] = ExtLevel {
-                ts: h.timestamp,
+                ts,
                 level: b & 0x7f,
                 voice: b & 0x80 != 0,
                 valid: true,
@@ -480,12 +533,12 @@ impl Mixer {
         }
         let n = payload.len();
         match src.codec {
-            Codec::Pcmu => src
-                .jb
-                .insert(now, h.timestamp, n, |i| g711::ulaw_decode(payload[i])),
-            Codec::Pcma => src
-                .jb
-                .insert(now, h.timestamp, n, |i| g711::alaw_decode(payload[i])),
+            Codec::Pcmu => src.jb.insert(now, ts, n, |i| g711::ulaw_decode(payload[i])),
+            Codec::Pcma => src.jb.insert(now, ts, n, |i| g711::alaw_decode(payload[i])),
+            Codec::Opus => match src.opus.as_mut() {
+                Some(o) => o.insert(now, ts, payload, &mut src.jb),
+                None => Err(DropReason::UnknownPayloadType),
+            },
         }
     }
 
@@ -525,6 +578,12 @@ impl Mixer {
             };
             let payload: &[u8] = match p.payload {
                 PayloadRef::Own => &rx.pkt,
+                PayloadRef::Shared(Heard::Silence, Codec::Opus) => {
+                    match self.silence_opus.as_ref() {
+                        Some(o) => o.encoded(),
+                        None => continue,
+                    }
+                }
                 PayloadRef::Shared(Heard::Silence, c) => &self.silence[c.index()][..self.narrow],
                 PayloadRef::Shared(Heard::Full, c) => self.full.encoded(c),
                 PayloadRef::Shared(Heard::Minus(s), c) => {
@@ -578,6 +637,11 @@ impl Mixer {
 
     fn pull_sources(&mut self, now: Instant) {
         for src in self.sources.iter_mut().flatten() {
+            if let Some(o) = src.opus.as_mut()
+                && let Some(start) = src.jb.next_play(now)
+            {
+                o.conceal_before_playout(start, src.frame.len() as u32, &mut src.jb);
+            }
             let (status, start, skipped) = src.jb.pull(now, &mut src.frame);
             let st = &mut src.stats;
             match status {
@@ -653,14 +717,21 @@ impl Mixer {
             let Some(src) = self.sources[slot].as_mut() else {
                 continue;
             };
-            src.up.process(&self.fir, &src.frame, &mut src.wide);
+            if src.codec == Codec::Opus {
+                // Already at the mixing rate.
+                for (w, s) in src.wide.iter_mut().zip(&src.frame) {
+                    *w = *s as f32;
+                }
+            } else {
+                src.up.process(&self.fir, &src.frame, &mut src.wide);
+            }
             for (a, w) in self.acc.iter_mut().zip(&src.wide) {
                 *a += *w;
             }
             src.mixed = true;
         }
         for src in self.sources.iter_mut().flatten() {
-            if !src.mixed {
+            if !src.mixed && src.codec != Codec::Opus {
                 src.up.skip(&src.frame);
             }
         }
@@ -699,6 +770,17 @@ impl Mixer {
             };
             let codec = rx.codec;
             let encoded = match heard {
+                Heard::Silence if codec == Codec::Opus => {
+                    let Some(o) = self.silence_opus.as_mut() else {
+                        continue;
+                    };
+                    if self.silence_opus_frame != frame_no + 1 {
+                        self.silence_opus_frame = frame_no + 1;
+                        o.encode(&self.zeros);
+                        self.stats.encodes += 1;
+                    }
+                    o.encoded()
+                }
                 Heard::Silence => &self.silence[codec.index()][..narrow],
                 Heard::Full => {
                     self.stats.encodes += self.full.encode(codec, frame_no) as u64;
@@ -712,6 +794,10 @@ impl Mixer {
                     src.minus.encoded(codec)
                 }
             };
+            if encoded.is_empty() {
+                // A failed Opus encode (logged): no packet rather than a broken one.
+                continue;
+            }
             let k = rx.frames_per_packet as u64;
             let payload = if k == 1 {
                 PayloadRef::Shared(heard, codec)
@@ -739,7 +825,7 @@ impl Mixer {
             });
             rx.sent_any = true;
             rx.seq = rx.seq.wrapping_add(1);
-            rx.ts = rx.ts.wrapping_add(narrow as u32 * rx.frames_per_packet);
+            rx.ts = rx.ts.wrapping_add(rx.ts_step);
             self.stats.packets_out += 1;
         }
     }
@@ -792,15 +878,18 @@ impl Mixer {
     }
 }
 
-/// Encodes `pcm` (8 kHz) to `codec` into `out` (same length): for tests and tools that need a
-/// reference encoder.
+/// Encodes `pcm` (8 kHz) to G.711 `codec` into `out` (same length): for tests and tools that
+/// need a reference encoder. Opus is not sample-wise: for [`Codec::Opus`] `out` is left as it
+/// is (use the `opus` re-export's encoder).
 pub fn encode(codec: Codec, pcm: &[i16], out: &mut [u8]) {
     encode_into(codec, pcm, out);
 }
 
-/// Decodes a G.711 payload into `out` (same length).
+/// Decodes a G.711 payload into `out` (same length). For [`Codec::Opus`] `out` is left as it
+/// is (Opus needs a stateful decoder: the `opus` re-export's).
 pub fn decode(codec: Codec, payload: &[u8], out: &mut [i16]) {
     match codec {
+        Codec::Opus => {}
         Codec::Pcmu => out
             .iter_mut()
             .zip(payload)

@@ -1,7 +1,8 @@
-//! One distinct mix on its way out: 16 kHz sum → 8 kHz → soft limiter → G.711, encoded at
-//! most once per codec per frame however many receivers hear it.
+//! One distinct mix on its way out: 16 kHz sum → 8 kHz → soft limiter → G.711, or 16 kHz →
+//! soft limiter → Opus, encoded at most once per codec per frame however many receivers hear it.
 
 use crate::g711;
+use crate::opus_codec::OpusOut;
 use crate::resample::{Decimator, HalfBandFir};
 use crate::types::Codec;
 
@@ -35,15 +36,22 @@ impl Limiter {
 }
 
 /// One mix's output path with its filter and limiter state and its per-codec encodings.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Signal {
     dec: Decimator,
     limiter: Limiter,
     narrow: Vec<f32>,
     pcm: Vec<i16>,
-    enc: [Vec<u8>; Codec::COUNT],
+    /// G.711 encodings (μ-law, A-law).
+    enc: [Vec<u8>; 2],
     /// Frame number (+1) each encoding belongs to; 0 = none.
     enc_frame: [u64; Codec::COUNT],
+    /// The 16 kHz sum of this frame, kept for Opus (limited only when an Opus receiver asks).
+    wide: Vec<f32>,
+    wide_limiter: Limiter,
+    wide_pcm: Vec<i16>,
+    /// Created when the first Opus receiver hears this signal; its state follows this signal.
+    opus: Option<OpusOut>,
 }
 
 impl Signal {
@@ -56,6 +64,10 @@ impl Signal {
             pcm: vec![0; narrow],
             enc: [vec![0; narrow], vec![0; narrow]],
             enc_frame: [0; Codec::COUNT],
+            wide: vec![0.0; wide],
+            wide_limiter: Limiter::new(16000),
+            wide_pcm: vec![0; wide],
+            opus: None,
         }
     }
 
@@ -63,6 +75,7 @@ impl Signal {
     pub(crate) fn copy_state(&mut self, other: &Signal) {
         self.dec.copy_state(&other.dec);
         self.limiter = other.limiter.clone();
+        self.wide_limiter = other.wide_limiter.clone();
     }
 
     /// Renders frame `frame` from the 16 kHz sum `wide`.
@@ -73,6 +86,9 @@ impl Signal {
             // Saturating float-to-int cast: the limiter already keeps |s| under the ceiling.
             *o = *s as i16;
         }
+        // Kept for an Opus receiver (a few hundred floats for at most `max_mixed + 2` signals).
+        let n = self.wide.len();
+        self.wide.copy_from_slice(&wide[..n]);
         self.enc_frame = [0; Codec::COUNT];
     }
 
@@ -83,13 +99,41 @@ impl Signal {
         if self.enc_frame[i] == frame + 1 {
             return false;
         }
-        encode_into(codec, &self.pcm, &mut self.enc[i]);
         self.enc_frame[i] = frame + 1;
+        if codec == Codec::Opus {
+            return self.encode_opus();
+        }
+        encode_into(codec, &self.pcm, &mut self.enc[i]);
         true
     }
 
+    fn encode_opus(&mut self) -> bool {
+        if self.opus.is_none() {
+            // First Opus listener of this signal (created once, kept while the signal lives).
+            match OpusOut::new() {
+                Ok(o) => self.opus = Some(o),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no opus encoder for a mix");
+                    return false;
+                }
+            }
+        }
+        self.wide_limiter.process(&mut self.wide);
+        for (o, s) in self.wide_pcm.iter_mut().zip(&self.wide) {
+            *o = *s as i16;
+        }
+        match self.opus.as_mut() {
+            Some(o) => o.encode(&self.wide_pcm),
+            None => false,
+        }
+    }
+
+    /// This frame's payload in `codec` (empty if an Opus encode failed).
     pub(crate) fn encoded(&self, codec: Codec) -> &[u8] {
-        &self.enc[codec.index()]
+        match codec {
+            Codec::Opus => self.opus.as_ref().map_or(&[], |o| o.encoded()),
+            _ => &self.enc[codec.index()],
+        }
     }
 
     pub(crate) fn pcm(&self) -> &[i16] {
@@ -97,8 +141,10 @@ impl Signal {
     }
 }
 
+/// G.711 sample-wise encode; `Codec::Opus` (stateful, not sample-wise) leaves `out` as it is.
 pub(crate) fn encode_into(codec: Codec, pcm: &[i16], out: &mut [u8]) {
     match codec {
+        Codec::Opus => {}
         Codec::Pcmu => out
             .iter_mut()
             .zip(pcm)

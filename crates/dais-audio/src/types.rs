@@ -29,13 +29,36 @@ pub enum Codec {
     Pcmu,
     /// G.711 A-law (static payload type 8), 8 kHz.
     Pcma,
+    /// Opus (RFC 7587, dynamic payload type, RTP clock 48 kHz), mono. Needs the crate's `opus`
+    /// feature (libopus); without it [`Mixer::add_source`](crate::Mixer::add_source) and
+    /// [`Mixer::add_receiver`](crate::Mixer::add_receiver) refuse it with
+    /// [`MixerError::CodecNotBuilt`].
+    Opus,
 }
 
 impl Codec {
-    /// The codec's sample rate (also its RTP clock rate).
+    /// The codec's RTP clock rate (8000 for G.711, 48000 for Opus whatever it carries).
     pub fn clock_rate(self) -> u32 {
         match self {
             Codec::Pcmu | Codec::Pcma => 8000,
+            Codec::Opus => 48000,
+        }
+    }
+
+    /// Whether this build can decode and encode the codec (Opus needs the `opus` feature).
+    pub fn is_available(self) -> bool {
+        match self {
+            Codec::Pcmu | Codec::Pcma => true,
+            Codec::Opus => cfg!(feature = "opus"),
+        }
+    }
+
+    /// The rate the mixer decodes this codec's samples at: 8 kHz for G.711, the 16 kHz mixing
+    /// rate for Opus (libopus decodes and encodes at 16 kHz itself).
+    pub(crate) fn pcm_rate(self) -> u32 {
+        match self {
+            Codec::Pcmu | Codec::Pcma => 8000,
+            Codec::Opus => 16000,
         }
     }
 
@@ -43,10 +66,11 @@ impl Codec {
         match self {
             Codec::Pcmu => 0,
             Codec::Pcma => 1,
+            Codec::Opus => 2,
         }
     }
 
-    pub(crate) const COUNT: usize = 2;
+    pub(crate) const COUNT: usize = 3;
 }
 
 /// Mixer settings. [`Default`] gives the values documented on each field.
@@ -208,6 +232,9 @@ pub struct SourceStats {
     pub held: u64,
     /// Current jitter buffer target delay.
     pub target_delay: std::time::Duration,
+    /// Audio made up by the Opus decoder for lost packets (its own concealment, or in-band FEC
+    /// from the next packet). Always zero for G.711 sources.
+    pub decoder_concealed: std::time::Duration,
     /// Dropped packets by reason.
     pub drops: crate::error::DropCounts,
 }

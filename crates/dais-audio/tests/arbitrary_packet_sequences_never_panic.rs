@@ -29,7 +29,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0u32..4, prop_oneof![Just(0u8), Just(8), Just(101), Just(13), any::<u8>()], any::<u16>(),
+        6 => (0u32..4, prop_oneof![Just(0u8), Just(8), Just(101), Just(13), Just(111), any::<u8>()], any::<u16>(),
               prop_oneof![0u32..4000, any::<u32>()], 0u32..3, 0usize..1200, any::<bool>())
             .prop_map(|(venue, pt, seq, ts, ssrc, len, ext)| Op::Rtp { venue, pt, seq, ts, ssrc, len, ext }),
         1 => (0u32..4, proptest::collection::vec(any::<u8>(), 0..40)).prop_map(|(venue, bytes)| Op::Garbage { venue, bytes }),
@@ -48,7 +48,7 @@ fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, len: usize, ext: bool) -> Vec<u8
     if ext {
         v.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, (seq & 0xff) as u8, 0, 0]);
     }
-    v.extend((0..len).map(|i| (i as u8).wrapping_mul(37)));
+    v.extend((0..len).map(|i| (i as u8).wrapping_mul(37) ^ (seq as u8)));
     v
 }
 
@@ -65,6 +65,14 @@ proptest! {
             m.set_level_extension(VenueId(v), Some(1)).unwrap();
             m.add_receiver(VenueId(v), codec, 0, Duration::from_millis(20 * (v as u64 + 1))).unwrap();
         }
+        // With the `opus` feature venue 3 speaks Opus: arbitrary bytes reach libopus.
+        #[cfg(feature = "opus")]
+        {
+            m.add_source(VenueId(3), Codec::Opus, 111, 48000).unwrap();
+            m.set_telephone_event(VenueId(3), Some(101)).unwrap();
+            m.set_level_extension(VenueId(3), Some(1)).unwrap();
+            m.add_receiver(VenueId(3), Codec::Opus, 111, Duration::from_millis(20)).unwrap();
+        }
         let mut now = t0;
         for op in ops {
             match op {
@@ -76,6 +84,12 @@ proptest! {
                     now += Duration::from_millis(ms as u64);
                     m.handle_timeout(now);
                     while let Some((id, p)) = m.poll_output() {
+                        if id == VenueId(3) {
+                            prop_assert!((1..=1275).contains(&p.payload.len()));
+                            let mut buf = [0u8; 1500];
+                            prop_assert_eq!(p.write_rtp(&mut buf), Some(12 + p.payload.len()));
+                            continue;
+                        }
                         let per_frame = 160 * (id.0 as usize + 1);
                         prop_assert_eq!(p.payload.len(), per_frame);
                         let mut buf = [0u8; 1500];
