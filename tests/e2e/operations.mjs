@@ -252,7 +252,7 @@ const missing = await chair.evaluate(async () => {
 check(missing.length === 0, `labels missing from a language: ${missing.join(', ')}`);
 // Every screen in Chinese: no label left as its key.
 await admin.click('#lang');
-for (const s of ['bookings', 'sites', 'equipment', 'recordings', 'inbox']) {
+for (const s of ['inbox', 'sites', 'equipment', 'recordings', 'bookings']) {
   await open(admin, s);
   const raw = await admin.evaluate(() => document.body.innerText.match(/\b(bk|site|rec|eq|inbox|fault|reason|stage|top)\.[a-z_.]+/g));
   check(!raw, `untranslated keys on ${s}: ${raw}`);

@@ -53,6 +53,8 @@ function renderTop() {
         type: 'button',
         onclick: () => {
           setLang(lang() === 'zh' ? 'en' : 'zh');
+          // A message shown in the other language would linger for seconds.
+          document.getElementById('toast').className = 'toast';
           route();
         },
       },

@@ -184,19 +184,11 @@ fn the_console_files_a_booking_and_runs_the_operations_screens() {
         ("itc1", "it_centre"),
         ("leader1", "department_leader"),
     ] {
-        d.account(
-            &admin,
-            user,
-            json!({"kind": "approver", "stage": stage}),
-        );
+        d.account(&admin, user, json!({"kind": "approver", "stage": stage}));
     }
     d.account(&admin, "auditor1", json!({"kind": "auditor"}));
     for user in ["jinan-a", "jinan-b"] {
-        d.account(
-            &admin,
-            user,
-            json!({"kind": "site_admin", "site": "jinan"}),
-        );
+        d.account(&admin, user, json!({"kind": "site_admin", "site": "jinan"}));
     }
     // Site jinan with slot A held and slot B vacant: the browser fills B.
     let r = d.post("/api/v1/sites", Some(&admin), &json!({"name": "jinan"}));
@@ -240,7 +232,12 @@ fn the_console_files_a_booking_and_runs_the_operations_screens() {
         Some(&admin),
     );
     assert_eq!(b.json()["status"], "approved", "{}", b.body);
-    assert_eq!(b.json()["opinions"].as_array().unwrap().len(), 3, "{}", b.body);
+    assert_eq!(
+        b.json()["opinions"].as_array().unwrap().len(),
+        3,
+        "{}",
+        b.body
+    );
     let sites = d.get("/api/v1/sites", Some(&admin)).json();
     assert_eq!(sites[0]["b"]["operator"], "jinan-b", "{sites}");
     assert_eq!(sites[0]["vacant"], false, "{sites}");
