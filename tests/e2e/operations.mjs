@@ -9,7 +9,8 @@
 // non-zero on the first failed check, with the reason on stderr.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const URL = need('DAIS_URL');
@@ -213,18 +214,45 @@ await weihai.locator('.check-record').click();
 await admin.waitForSelector('#due-list tr[data-venue="weihai"]', { state: 'detached' });
 check((await admin.locator('#due-list tr.empty').count()) === 1, 'nothing due after the check');
 
-// ---- recordings: the list with its columns (empty: no live meeting with real video here) -------
+// ---- recordings: the list with its columns; release requested, decided, downloaded ----------
 await open(admin, 'recordings');
 const cols = await admin.$$eval('#recording-list th', (ths) => ths.map((th) => th.dataset.col));
 check(
   JSON.stringify(cols) === JSON.stringify(['rec.id', 'rec.meeting', 'rec.started', 'rec.ended', 'rec.size', 'rec.sha', '']),
   `recording columns: ${cols}`,
 );
-check((await admin.locator('#recording-list tr.empty').count()) === 1, 'no recording yet');
-await shot(admin, 'recordings');
+const rec = admin.locator('#recording-list tr[data-recording="1"]');
+check((await rec.locator('td').nth(1).textContent()) === '7001', 'the kept recording of meeting 7001 listed');
 
 // ---- hidden, not just refused -------------------------------------------------------------------
 const aud = await as('auditor1');
+// The auditor asks for the recording; no decision and no download offered to them yet.
+await open(aud, 'recordings');
+await aud.locator('#recording-list tr[data-recording="1"] .rec-open').click();
+await aud.waitForSelector('#recording-detail');
+check((await aud.locator('#release-list tr.empty').count()) === 1, 'no release requests yet');
+await aud.fill('#rel-reason', 'inspection of the 7001 minutes');
+await aud.click('#release-form button[type="submit"]');
+await aud.waitForSelector('#release-list tr[data-release][data-state="requested"]');
+check((await aud.locator('#release-list button').count()) === 0, 'the requester can neither decide nor download yet');
+// The IT centre decides; it is not the requester, so it gets no download.
+await rec.locator('.rec-open').click();
+const req = admin.locator('#release-list tr[data-release][data-state="requested"]');
+await req.waitFor();
+await shot(admin, 'recordings');
+await req.locator('button.approve').click();
+await admin.waitForSelector('#release-list tr[data-release][data-state="approved"]');
+check((await admin.locator('#release-list button.download').count()) === 0, 'no download for the approver');
+// The requester now has the download, and gets the file.
+await aud.locator('#recording-list tr[data-recording="1"] .rec-open').click();
+await aud.waitForSelector('#release-list tr[data-release][data-state="approved"] button.download');
+const [dl] = await Promise.all([aud.waitForEvent('download'), aud.click('#release-list button.download')]);
+const saved = join(tmpdir(), `dais-e2e-download-${process.pid}.mkv`);
+await dl.saveAs(saved);
+check(statSync(saved).size === Number(need('DAIS_RECORDING_SIZE')), `downloaded ${statSync(saved).size} bytes`);
+rmSync(saved);
+check(dl.suggestedFilename() === 'meeting-7001-1.mkv', `download name ${dl.suggestedFilename()}`);
+
 check(
   JSON.stringify(await nav(aud)) === JSON.stringify(['meetings', 'bookings', 'sites', 'equipment', 'recordings']),
   `an auditor's screens: ${await nav(aud)}`,

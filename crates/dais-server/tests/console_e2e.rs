@@ -128,10 +128,23 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
     assert_eq!(m["venues_connected"], 0, "{m}");
 }
 
-/// A venue whose monthly equipment check is overdue: written into the store before `daisd`
-/// opens it, created 40 days ago (a venue made through the API now is not due for a month, and
-/// the server has no clock to wind).
-fn store_with_an_overdue_venue(data: &std::path::Path) {
+/// What the operations test needs that the API cannot make now, written into the store before
+/// `daisd` opens it: a venue created 40 days ago, so its monthly equipment check is overdue (a
+/// venue made through the API now is not due for a month, and the server has no clock to
+/// wind); and one indexed recording of meeting 7001 backed by a real file (a recording is
+/// otherwise made only by a live meeting with real video, which `api_recordings.rs` tests),
+/// so the browser can request, approve and download a release. Returns the file's size.
+fn prepared_store(data: &std::path::Path) -> u64 {
+    let file = data.join("meeting-7001.mkv");
+    let body: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let backup = data.join("meeting-7001.backup.mkv");
+    std::fs::write(&backup, &body).unwrap();
+    let out = Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .expect("sha256sum runs");
+    let sha = String::from_utf8(out.stdout).unwrap()[..64].to_owned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -159,8 +172,24 @@ fn store_with_an_overdue_venue(data: &std::path::Path) {
             )
             .await
             .expect("venue created");
+        store
+            .add_recording(
+                &dais_store::NewRecording {
+                    meeting: "7001",
+                    started_at: now - 7200,
+                    ended_at: now - 3600,
+                    size: body.len() as u64,
+                    sha256: &sha,
+                    path: file.to_str().unwrap(),
+                    backup_path: backup.to_str().unwrap(),
+                },
+                now - 3600,
+            )
+            .await
+            .expect("recording indexed");
         store.close().await;
     });
+    body.len() as u64
 }
 
 #[test]
@@ -169,7 +198,7 @@ fn the_console_files_a_booking_and_runs_the_operations_screens() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    store_with_an_overdue_venue(&data);
+    let recording_size = prepared_store(&data);
     let d = Daisd::start_with(dir, data, &[]);
     let admin = login(d.addr, "admin", ADMIN_PW);
     d.add_venue(&admin, json!({"name": "province", "kind": "main"}));
@@ -208,6 +237,7 @@ fn the_console_files_a_booking_and_runs_the_operations_screens() {
             ("DAIS_URL", d.url()),
             ("DAIS_ADMIN_PW", ADMIN_PW.into()),
             ("DAIS_PW", PW.into()),
+            ("DAIS_RECORDING_SIZE", recording_size.to_string()),
             ("SCREENSHOT_DIR", shots.display().to_string()),
             ("CHROMIUM", chromium),
         ],
@@ -243,6 +273,9 @@ fn the_console_files_a_booking_and_runs_the_operations_screens() {
     assert_eq!(sites[0]["vacant"], false, "{sites}");
     let due = d.get("/api/v1/equipment/due", Some(&admin)).json();
     assert_eq!(due, json!([]), "the check recorded in the browser: {due}");
+    let rec = d.get("/api/v1/recordings/1", Some(&admin)).json();
+    assert_eq!(rec["releases"][0]["state"], "approved", "{rec}");
+    assert_eq!(rec["releases"][0]["requested_by"], "auditor1", "{rec}");
     let faults = d.get("/api/v1/equipment/faults", Some(&admin)).json();
     assert_eq!(faults[0]["status"], "in_repair", "{faults}");
 }
