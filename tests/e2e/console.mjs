@@ -104,6 +104,7 @@ await page.goto(URL);
 await page.waitForSelector('#login-form');
 check((await page.textContent('#login-submit')) === '登录', 'the login page is in Chinese by default');
 check((await page.getAttribute('html', 'lang')) === 'zh', 'html lang is zh');
+check(!(await page.textContent('#top')).includes('null'), 'the logged-out top bar has no stray "null"');
 await shot(page, 'login-zh');
 await page.fill('#login-user', 'admin');
 await page.fill('#login-password', 'wrong password');

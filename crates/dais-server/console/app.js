@@ -39,7 +39,8 @@ export function roleLabel(role) {
 function renderTop() {
   const top = document.getElementById('top');
   const who = operator();
-  top.replaceChildren(
+  // Logged out, the operator's items are null: replaceChildren would print them as "null".
+  const items = [
     h('a', { class: 'brand', href: '#/meetings' }, t('app.title')),
     h('span', { class: 'spacer' }),
     who && h('a', { href: '#/meetings', id: 'nav-meetings' }, t('top.meetings')),
@@ -73,7 +74,8 @@ function renderTop() {
         },
         t('top.logout'),
       ),
-  );
+  ];
+  top.replaceChildren(...items.filter(Boolean));
   document.title = t('app.title');
 }
 
