@@ -7,6 +7,7 @@
 //   DAIS_AUDITOR      an auditor account's name (password DAIS_AUDITOR_PW): no command rights
 //   DAIS_OUTSIDER     a site administrator of a site not in the meeting (same password)
 //   DAIS_OTHER_CHAIR  a chair operator who does not chair the demo meeting (same password)
+//   DAIS_SITE_ADMIN   a site administrator of site jinan, in the demo meeting (same password)
 //   SCREENSHOT_DIR    where the screenshots go (docs/screenshots)
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 // Prints one JSON line `{"ok":true,...measurements}` on success; exits non-zero on the first
@@ -277,6 +278,25 @@ await other.locator('body').press('h');
 await other.waitForSelector('#log li.refused[data-cmd="hang_up"][data-venue="laoshan"]');
 check((await tile(other, 'laoshan').getAttribute('data-on-air')) === before, 'refused broadcast changed nothing');
 check((await tile(other, 'laoshan').getAttribute('data-leg')) === 'connected', 'refused hang-up changed nothing');
+
+// A site administrator of a site in the meeting: mute, hang up and redial on their own venue
+// only, and they work; nothing on the other tiles, a read-only bar.
+const site = await newPage();
+await site.goto(URL);
+await site.click('#lang');
+await login(site, need('DAIS_SITE_ADMIN'), AUDITOR_PW);
+await openWall(site);
+const acts = await site.$$eval('.tile', (ts) => ts.map((t) => [t.dataset.venue, [...t.querySelectorAll('button[data-act]')].map((b) => b.dataset.act)]));
+check(
+  JSON.stringify(acts.filter(([, a]) => a.length)) === JSON.stringify([['jinan', ['mute', 'hang_up', 'redial']]]),
+  `a site administrator's controls: ${JSON.stringify(acts)}`,
+);
+check((await site.locator('#bar button').count()) === 1, 'a site administrator\'s bar is read-only');
+await tile(site, 'jinan').locator('button[data-act="mute"]').click();
+await site.waitForSelector('#tile-jinan[data-muted="true"]');
+await tile(site, 'jinan').locator('button[data-act="mute"]').click();
+await site.waitForSelector('#tile-jinan[data-muted="false"]');
+await site.context().close();
 
 // Every switch latency the console showed (commands and polling), and the command round trips.
 out.switch_latencies_ms = await page.$$eval('#log .latency', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));

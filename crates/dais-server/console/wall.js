@@ -7,7 +7,7 @@
 import { api, ApiError, events } from './api.js';
 import { h, toast } from './dom.js';
 import { commandLabel, t } from './i18n.js';
-import { wallRights } from './roles.js';
+import { roleSite, wallRights } from './roles.js';
 
 const SNAPSHOT_EVERY_MS = 5000; // mute and lock changes have no event yet: a slow refresh
 const LOG_MAX = 40;
@@ -63,8 +63,10 @@ export class Wall {
 
   async start() {
     if (this.rights === 'own') {
+      // The server's rule (api/access.rs `site_scope`): the site's venues, and the venue named
+      // like the site.
       const venues = await api('GET', '/venues');
-      this.ownVenues = new Set(venues.map((v) => v.name));
+      this.ownVenues = new Set([...venues.map((v) => v.name), roleSite()]);
     }
     await this.refresh();
     this.periodic = setInterval(() => this.refresh().catch(() => {}), SNAPSHOT_EVERY_MS);

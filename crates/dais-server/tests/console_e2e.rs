@@ -81,6 +81,11 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
     d.account(&admin, "chair2", json!({"kind": "chair_operator"}));
     d.account(
         &admin,
+        "jinan-a",
+        json!({"kind": "site_admin", "site": "jinan"}),
+    );
+    d.account(
+        &admin,
         "weihai-a",
         json!({"kind": "site_admin", "site": "weihai"}),
     );
@@ -96,6 +101,7 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
             ("DAIS_AUDITOR_PW", PW.into()),
             ("DAIS_OUTSIDER", "weihai-a".into()),
             ("DAIS_OTHER_CHAIR", "chair2".into()),
+            ("DAIS_SITE_ADMIN", "jinan-a".into()),
             ("SCREENSHOT_DIR", shots.display().to_string()),
             ("CHROMIUM", chromium),
         ],
