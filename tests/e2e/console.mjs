@@ -6,6 +6,8 @@
 //   DAIS_ADMIN_PW     the admin account's password
 //   DAIS_AUDITOR      an auditor account's name (password DAIS_AUDITOR_PW): no command rights
 //   DAIS_OUTSIDER     a site administrator of a site not in the meeting (same password)
+//   DAIS_OTHER_CHAIR  a chair operator who does not chair the demo meeting (same password)
+//   DAIS_SITE_ADMIN   a site administrator of site jinan, in the demo meeting (same password)
 //   SCREENSHOT_DIR    where the screenshots go (docs/screenshots)
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 // Prints one JSON line `{"ok":true,...measurements}` on success; exits non-zero on the first
@@ -103,6 +105,7 @@ await page.goto(URL);
 await page.waitForSelector('#login-form');
 check((await page.textContent('#login-submit')) === '登录', 'the login page is in Chinese by default');
 check((await page.getAttribute('html', 'lang')) === 'zh', 'html lang is zh');
+check(!(await page.textContent('#top')).includes('null'), 'the logged-out top bar has no stray "null"');
 await shot(page, 'login-zh');
 await page.fill('#login-user', 'admin');
 await page.fill('#login-password', 'wrong password');
@@ -241,24 +244,59 @@ await shot(page, 'wall-zh');
 await page.click('#lang');
 await page.waitForSelector('#wall');
 
-// ---- an auditor sees the controls refused ---------------------------------------------------
+// ---- an auditor sees no controls; a chair operator who does not chair it is refused ----------
 const aud = await newPage();
 await aud.goto(URL);
 await aud.click('#lang'); // English (the choice is per browser profile; a new context starts in zh)
 await login(aud, AUDITOR, AUDITOR_PW);
 check((await aud.textContent('#who')).includes('Auditor'), 'auditor role shown');
 await openWall(aud);
-const before = await tile(aud, 'laoshan').getAttribute('data-on-air');
-await tile(aud, 'laoshan').locator('button[data-act="broadcast"]').click();
-await aud.waitForSelector('#toast.show.refused');
-check((await aud.textContent('#toast')).includes('403'), 'refusal names 403');
-await aud.waitForSelector('#log li.refused[data-cmd="broadcast"][data-venue="laoshan"]');
-await shot(aud, 'refused');
+// Hidden, not only refused: no command on any tile, nothing but the shortcut table in the bar.
+check((await aud.locator('.tile button[data-act], .tile .poll-pick').count()) === 0, 'an auditor sees no tile commands');
+check((await aud.locator('#bar button').count()) === 1 && (await aud.locator('#bar #help').count()) === 1, 'an auditor\'s bar is read-only');
+check((await aud.locator('#end-meeting').count()) === 0, 'no end meeting for an auditor');
 await tile(aud, 'laoshan').click();
 await aud.locator('body').press('h');
-await aud.waitForSelector('#log li.refused[data-cmd="hang_up"][data-venue="laoshan"]');
-check((await tile(aud, 'laoshan').getAttribute('data-on-air')) === before, 'refused broadcast changed nothing');
-check((await tile(aud, 'laoshan').getAttribute('data-leg')) === 'connected', 'refused hang-up changed nothing');
+await aud.locator('body').press('b');
+check((await aud.locator('#log li:not(.auto)').count()) === 0, 'command keys send nothing for an auditor');
+
+// A chair operator may command meetings, so the controls are shown; this meeting's chair is
+// someone else, so the server refuses, and the console says so.
+const other = await newPage();
+await other.goto(URL);
+await other.click('#lang');
+await login(other, need('DAIS_OTHER_CHAIR'), AUDITOR_PW);
+await openWall(other);
+const before = await tile(other, 'laoshan').getAttribute('data-on-air');
+await tile(other, 'laoshan').locator('button[data-act="broadcast"]').click();
+await other.waitForSelector('#toast.show.refused');
+check((await other.textContent('#toast')).includes('403'), 'refusal names 403');
+await other.waitForSelector('#log li.refused[data-cmd="broadcast"][data-venue="laoshan"]');
+await shot(other, 'refused');
+await tile(other, 'laoshan').click();
+await other.locator('body').press('h');
+await other.waitForSelector('#log li.refused[data-cmd="hang_up"][data-venue="laoshan"]');
+check((await tile(other, 'laoshan').getAttribute('data-on-air')) === before, 'refused broadcast changed nothing');
+check((await tile(other, 'laoshan').getAttribute('data-leg')) === 'connected', 'refused hang-up changed nothing');
+
+// A site administrator of a site in the meeting: mute, hang up and redial on their own venue
+// only, and they work; nothing on the other tiles, a read-only bar.
+const site = await newPage();
+await site.goto(URL);
+await site.click('#lang');
+await login(site, need('DAIS_SITE_ADMIN'), AUDITOR_PW);
+await openWall(site);
+const acts = await site.$$eval('.tile', (ts) => ts.map((t) => [t.dataset.venue, [...t.querySelectorAll('button[data-act]')].map((b) => b.dataset.act)]));
+check(
+  JSON.stringify(acts.filter(([, a]) => a.length)) === JSON.stringify([['jinan', ['mute', 'hang_up', 'redial']]]),
+  `a site administrator's controls: ${JSON.stringify(acts)}`,
+);
+check((await site.locator('#bar button').count()) === 1, 'a site administrator\'s bar is read-only');
+await tile(site, 'jinan').locator('button[data-act="mute"]').click();
+await site.waitForSelector('#tile-jinan[data-muted="true"]');
+await tile(site, 'jinan').locator('button[data-act="mute"]').click();
+await site.waitForSelector('#tile-jinan[data-muted="false"]');
+await site.context().close();
 
 // Every switch latency the console showed (commands and polling), and the command round trips.
 out.switch_latencies_ms = await page.$$eval('#log .latency', (els) => els.map((e) => parseFloat(e.textContent.replace(/[^0-9.]/g, ''))));

@@ -68,6 +68,13 @@ export async function login(username, password) {
   return r.operator;
 }
 
+/** Fetches the logged-in operator (`GET /me`) and keeps it for the session. */
+export async function refreshOperator() {
+  const me = await api('GET', '/me');
+  sessionStorage.setItem(WHO, JSON.stringify(me));
+  return me;
+}
+
 export async function logout() {
   try {
     await api('POST', '/auth/logout');

@@ -1,14 +1,27 @@
 // The console's shell: login, the meeting list, and the meeting wall (wall.js). Hash routes:
-// #/login, #/meetings, #/meeting/<number>.
+// #/login, #/meetings, #/meeting/<number>, and the operations screens (ops.js): #/bookings,
+// #/inbox, #/sites, #/recordings, #/equipment.
 
-import { api, login, logout, operator, token } from './api.js';
+import { api, login, logout, operator, refreshOperator, token } from './api.js';
 import { h, toast } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
+import { renderBookings, renderEquipment, renderInbox, renderRecordings, renderSites } from './ops.js';
+import { can } from './roles.js';
 import { Wall } from './wall.js';
+
+/** The operations screens: route, the permission that shows its link, the renderer. */
+const SCREENS = [
+  ['bookings', 'screen.bookings', renderBookings],
+  ['inbox', 'screen.inbox', renderInbox],
+  ['sites', 'screen.sites', renderSites],
+  ['equipment', 'screen.equipment', renderEquipment],
+  ['recordings', 'screen.recordings', renderRecordings],
+];
 
 const main = () => document.getElementById('main');
 let wall = null;
 let listTimer = null;
+let refreshed = false;
 const LIST_EVERY_MS = 5000; // the list has no event stream: meetings start and end elsewhere
 
 export function roleLabel(role) {
@@ -17,7 +30,7 @@ export function roleLabel(role) {
     case 'site_admin':
       return t('role.site_admin', { site: role.site });
     case 'approver':
-      return t('role.approver', { stage: role.stage });
+      return t('role.approver', { stage: t(`stage.${role.stage}`) });
     default:
       return t(`role.${role.kind}`);
   }
@@ -26,10 +39,13 @@ export function roleLabel(role) {
 function renderTop() {
   const top = document.getElementById('top');
   const who = operator();
-  top.replaceChildren(
+  // Logged out, the operator's items are null: replaceChildren would print them as "null".
+  const items = [
     h('a', { class: 'brand', href: '#/meetings' }, t('app.title')),
     h('span', { class: 'spacer' }),
     who && h('a', { href: '#/meetings', id: 'nav-meetings' }, t('top.meetings')),
+    // Only the screens this role may open (the server refuses the others anyway).
+    ...(who ? SCREENS.filter(([, perm]) => can(perm)).map(([name]) => h('a', { href: `#/${name}`, id: `nav-${name}` }, t(`top.${name}`))) : []),
     who && h('span', { class: 'who', id: 'who' }, `${who.username} · ${roleLabel(who.role)}`),
     h(
       'button',
@@ -38,6 +54,8 @@ function renderTop() {
         type: 'button',
         onclick: () => {
           setLang(lang() === 'zh' ? 'en' : 'zh');
+          // A message shown in the other language would linger for seconds.
+          document.getElementById('toast').className = 'toast';
           route();
         },
       },
@@ -56,7 +74,8 @@ function renderTop() {
         },
         t('top.logout'),
       ),
-  );
+  ];
+  top.replaceChildren(...items.filter(Boolean));
   document.title = t('app.title');
 }
 
@@ -132,8 +151,8 @@ async function renderMeetings() {
         { class: 'row-actions' },
         h('a', { class: 'button', href: `#/meeting/${m.number}`, id: `open-${m.number}` }, t('meetings.open')),
         // A stored meeting not running yet: start it in joint test or straight live.
-        m.state === 'scheduled' && startButton(m.number, true),
-        m.state === 'scheduled' && startButton(m.number, false),
+        m.state === 'scheduled' && can('meeting.start') && startButton(m.number, true),
+        m.state === 'scheduled' && can('meeting.start') && startButton(m.number, false),
       ),
     ),
   );
@@ -175,13 +194,23 @@ async function route() {
     return;
   }
   clearInterval(listTimer);
+  // The role may have changed since login (GET /me is the truth; it also checks the session).
+  if (token() && hash !== '#/login' && !refreshed) {
+    refreshed = true;
+    await refreshOperator().catch(() => {});
+    renderTop();
+  }
   const m = hash.match(/^#\/meeting\/(\d{1,32})$/);
   if (wall && !(m && wall.number === m[1])) {
     wall.close();
     wall = null;
   }
   try {
-    if (hash === '#/login') renderLogin();
+    const screen = SCREENS.find(([name]) => hash === `#/${name}`);
+    if (hash === '#/login') {
+      refreshed = false;
+      renderLogin();
+    } else if (screen) await screen[2](main());
     else if (m) {
       if (wall) wall.render();
       else {

@@ -7,6 +7,7 @@
 import { api, ApiError, events } from './api.js';
 import { h, toast } from './dom.js';
 import { commandLabel, t } from './i18n.js';
+import { roleSite, wallRights } from './roles.js';
 
 const SNAPSHOT_EVERY_MS = 5000; // mute and lock changes have no event yet: a slow refresh
 const LOG_MAX = 40;
@@ -48,9 +49,25 @@ export class Wall {
     this.periodic = null;
     this.stopEvents = null;
     this.onKey = (e) => this.key(e);
+    // What this role may send: controls it cannot use are not shown (the server still decides).
+    this.rights = wallRights();
+    this.ownVenues = new Set(); // a site administrator's venues (GET /venues shows only those)
+  }
+
+  /** True when the role may send `command` (on `venue`), so its control is shown. */
+  allowed(command, venue) {
+    if (this.rights === 'all') return true;
+    if (this.rights !== 'own' || !venue || !this.ownVenues.has(venue)) return false;
+    return ['mute', 'unmute', 'dial', 'hang_up', 'redial'].includes(command);
   }
 
   async start() {
+    if (this.rights === 'own') {
+      // The server's rule (api/access.rs `site_scope`): the site's venues, and the venue named
+      // like the site.
+      const venues = await api('GET', '/venues');
+      this.ownVenues = new Set([...venues.map((v) => v.name), roleSite()]);
+    }
     await this.refresh();
     this.periodic = setInterval(() => this.refresh().catch(() => {}), SNAPSHOT_EVERY_MS);
     document.addEventListener('keydown', this.onKey);
@@ -381,14 +398,14 @@ export class Wall {
       h(
         'div',
         { class: 'actions' },
-        btn('broadcast', t('act.broadcast'), () => ({ command: 'broadcast', venue: id })),
-        btn('view', t('act.view'), () => ({ command: 'view', venue: id })),
-        btn('roll_call', t('act.roll_call'), () => ({ command: 'roll_call', venue: id })),
-        el.mute,
-        el.block,
-        btn('hang_up', t('act.hang_up'), () => ({ command: 'hang_up', venue: id })),
-        el.redial,
-        h('label', { class: 'poll', title: t('tile.poll') }, el.poll, 'P'),
+        this.allowed('broadcast', id) && btn('broadcast', t('act.broadcast'), () => ({ command: 'broadcast', venue: id })),
+        this.allowed('view', id) && btn('view', t('act.view'), () => ({ command: 'view', venue: id })),
+        this.allowed('roll_call', id) && btn('roll_call', t('act.roll_call'), () => ({ command: 'roll_call', venue: id })),
+        this.allowed('mute', id) && el.mute,
+        this.allowed('block_audio', id) && el.block,
+        this.allowed('hang_up', id) && btn('hang_up', t('act.hang_up'), () => ({ command: 'hang_up', venue: id })),
+        this.allowed('redial', id) && el.redial,
+        this.allowed('start_polling') && h('label', { class: 'poll', title: t('tile.poll') }, el.poll, 'P'),
       ),
     );
     this.tiles.set(id, el);
@@ -413,6 +430,10 @@ export class Wall {
     );
     // Only while the meeting is in its joint test (or not yet opened).
     this.liveBtn = b('go-live', t('bar.go_live'), () => this.cmd({ command: 'go_live' }), 'go-live');
+    if (this.rights !== 'all') {
+      // A role that can send no meeting-wide command gets the shortcut table only.
+      return h('div', { class: 'bar', id: 'bar', dataset: { readOnly: 'true' } }, b('help', t('bar.help'), () => this.helpDlg.showModal()));
+    }
     return h(
       'div',
       { class: 'bar', id: 'bar' },
@@ -658,6 +679,11 @@ export class Wall {
     const sel = this.selected;
     const idx = this.order.indexOf(sel);
     const k = e.key;
+    // Command keys of a role that cannot send them do nothing (their buttons are hidden too).
+    if (this.rights !== 'all' && !'123456789?'.includes(k) && !k.startsWith('Arrow')) {
+      const cmdOf = { m: this.leg(sel)?.muted ? 'unmute' : 'mute', h: 'hang_up', d: this.tiles.get(sel)?.dialable() ? 'dial' : 'redial' };
+      if (!(k in cmdOf) || !this.allowed(cmdOf[k], sel)) return;
+    }
     let handled = true;
     if (/^[1-9]$/.test(k) && this.order[Number(k) - 1]) {
       this.selected = this.order[Number(k) - 1];

@@ -87,7 +87,7 @@ fn every_asset_is_served_with_its_content_type_and_the_csp() {
         assert!(!r.body.is_empty(), "{path} is empty");
         seen += 1;
     }
-    assert!(seen >= 7, "only {seen} assets");
+    assert!(seen >= 9, "only {seen} assets");
     // The page itself at / and /console/, needing no login (it is the login screen).
     for path in ["/", "/console", "/console/"] {
         let r = http(s.addr, "GET", path, None, None);

@@ -78,6 +78,12 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
     let d = Daisd::start(true);
     let admin = login(d.addr, "admin", ADMIN_PW);
     d.account(&admin, "auditor1", json!({"kind": "auditor"}));
+    d.account(&admin, "chair2", json!({"kind": "chair_operator"}));
+    d.account(
+        &admin,
+        "jinan-a",
+        json!({"kind": "site_admin", "site": "jinan"}),
+    );
     d.account(
         &admin,
         "weihai-a",
@@ -94,6 +100,8 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
             ("DAIS_AUDITOR", "auditor1".into()),
             ("DAIS_AUDITOR_PW", PW.into()),
             ("DAIS_OUTSIDER", "weihai-a".into()),
+            ("DAIS_OTHER_CHAIR", "chair2".into()),
+            ("DAIS_SITE_ADMIN", "jinan-a".into()),
             ("SCREENSHOT_DIR", shots.display().to_string()),
             ("CHROMIUM", chromium),
         ],
@@ -124,6 +132,158 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
     let m = d.meeting(&admin, "8000");
     assert_eq!(m["state"], "ended", "{m}");
     assert_eq!(m["venues_connected"], 0, "{m}");
+}
+
+/// What the operations test needs that the API cannot make now, written into the store before
+/// `daisd` opens it: a venue created 40 days ago, so its monthly equipment check is overdue (a
+/// venue made through the API now is not due for a month, and the server has no clock to
+/// wind); and one indexed recording of meeting 7001 backed by a real file (a recording is
+/// otherwise made only by a live meeting with real video, which `api_recordings.rs` tests),
+/// so the browser can request, approve and download a release. Returns the file's size.
+fn prepared_store(data: &std::path::Path) -> u64 {
+    let file = data.join("meeting-7001.mkv");
+    let body: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let backup = data.join("meeting-7001.backup.mkv");
+    std::fs::write(&backup, &body).unwrap();
+    let out = Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .expect("sha256sum runs");
+    let sha = String::from_utf8(out.stdout).unwrap()[..64].to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = dais_store::Store::open(data).await.expect("store opens");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        store
+            .create_venue(
+                "test",
+                &dais_store::NewVenue {
+                    name: "weihai",
+                    kind: dais_store::VenueKind::Branch,
+                    parent: None,
+                    site: "weihai",
+                    sip_user: "weihai",
+                    realm: "dais",
+                    sip_password: "venue secret",
+                    contact_uri: None,
+                },
+                now - 40 * 86_400,
+            )
+            .await
+            .expect("venue created");
+        store
+            .add_recording(
+                &dais_store::NewRecording {
+                    meeting: "7001",
+                    started_at: now - 7200,
+                    ended_at: now - 3600,
+                    size: body.len() as u64,
+                    sha256: &sha,
+                    path: file.to_str().unwrap(),
+                    backup_path: backup.to_str().unwrap(),
+                },
+                now - 3600,
+            )
+            .await
+            .expect("recording indexed");
+        store.close().await;
+    });
+    body.len() as u64
+}
+
+#[test]
+fn the_console_files_a_booking_and_runs_the_operations_screens() {
+    let (e2e, chromium) = prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let recording_size = prepared_store(&data);
+    let d = Daisd::start_with(dir, data, &[]);
+    let admin = login(d.addr, "admin", ADMIN_PW);
+    d.add_venue(&admin, json!({"name": "province", "kind": "main"}));
+    d.add_venue(
+        &admin,
+        json!({"name": "jinan", "kind": "city", "parent": "province"}),
+    );
+    // The applicant, the three approvers, an auditor, and the two administrators of one site.
+    d.account(&admin, "chair1", json!({"kind": "chair_operator"}));
+    for (user, stage) in [
+        ("head1", "unit_head"),
+        ("itc1", "it_centre"),
+        ("leader1", "department_leader"),
+    ] {
+        d.account(&admin, user, json!({"kind": "approver", "stage": stage}));
+    }
+    d.account(&admin, "auditor1", json!({"kind": "auditor"}));
+    for user in ["jinan-a", "jinan-b"] {
+        d.account(&admin, user, json!({"kind": "site_admin", "site": "jinan"}));
+    }
+    // Site jinan with slot A held and slot B vacant: the browser fills B.
+    let r = d.post("/api/v1/sites", Some(&admin), &json!({"name": "jinan"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = d.put(
+        "/api/v1/sites/jinan/slots/a",
+        Some(&admin),
+        &json!({"operator": "jinan-a", "reason": "appointment"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let shots = screenshot_dir();
+    let summary = run_script(
+        &e2e,
+        "operations.mjs",
+        &[
+            ("DAIS_URL", d.url()),
+            ("DAIS_ADMIN_PW", ADMIN_PW.into()),
+            ("DAIS_PW", PW.into()),
+            ("DAIS_RECORDING_SIZE", recording_size.to_string()),
+            ("SCREENSHOT_DIR", shots.display().to_string()),
+            ("CHROMIUM", chromium),
+        ],
+    );
+    for name in [
+        "bookings",
+        "inbox",
+        "booking-approved",
+        "sites",
+        "equipment",
+        "recordings",
+    ] {
+        assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
+    }
+
+    // The server agrees with what the browser saw.
+    let number = summary["meeting"].as_str().expect("a meeting number");
+    let m = d.meeting(&admin, number);
+    assert_eq!(m["state"], "scheduled", "{m}");
+    let b = d.get(
+        &format!("/api/v1/bookings/{}", summary["booking"]),
+        Some(&admin),
+    );
+    assert_eq!(b.json()["status"], "approved", "{}", b.body);
+    assert_eq!(
+        b.json()["opinions"].as_array().unwrap().len(),
+        3,
+        "{}",
+        b.body
+    );
+    let sites = d.get("/api/v1/sites", Some(&admin)).json();
+    assert_eq!(sites[0]["b"]["operator"], "jinan-b", "{sites}");
+    assert_eq!(sites[0]["vacant"], false, "{sites}");
+    let due = d.get("/api/v1/equipment/due", Some(&admin)).json();
+    assert_eq!(due, json!([]), "the check recorded in the browser: {due}");
+    let rec = d.get("/api/v1/recordings/1", Some(&admin)).json();
+    assert_eq!(rec["releases"][0]["state"], "approved", "{rec}");
+    assert_eq!(rec["releases"][0]["requested_by"], "auditor1", "{rec}");
+    let faults = d.get("/api/v1/equipment/faults", Some(&admin)).json();
+    assert_eq!(faults[0]["status"], "in_repair", "{faults}");
 }
 
 /// A free UDP port on loopback (for a sipp UAS; a race with another process is harmless here:
