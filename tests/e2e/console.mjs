@@ -337,6 +337,22 @@ await page.waitForSelector('#help-dialog[open]');
 check((await page.locator('#help-dialog li').count()) >= 10, 'shortcut table listed');
 await page.keyboard.press('Escape');
 await page.waitForSelector('#help-dialog[open]', { state: 'detached' });
+
+// The meeting record timeline: the joins, the commands given above (with who gave them) and
+// the end, readable from the meeting list; the auditor may read it too.
+await page.goto(`${URL}/#/meeting/${MEETING}/record`);
+await page.waitForSelector('#record tbody tr[data-kind="command"]');
+const kinds = await page.$$eval('#record tbody tr', (rows) => rows.map((r) => r.dataset.kind));
+check(kinds.includes('joined'), `record has joins: ${kinds.join(',')}`);
+check(kinds.includes('shown'), 'record has picture changes');
+check(kinds.includes('state_changed'), 'record has the state changes (the end among them)');
+const whoGave = await page.$$eval('#record tbody tr[data-kind="command"] td:nth-child(2)', (c) => c.map((x) => x.textContent));
+check(whoGave.includes('admin'), `commands are attributed: ${whoGave.join(',')}`);
+out.record_entries = kinds.length;
+await shot(page, 'record');
+await aud.goto(`${URL}/#/meeting/${MEETING}/record`);
+await aud.waitForSelector('#record tbody tr[data-kind="joined"]');
+
 await page.click('#logout');
 await page.waitForSelector('#login-form');
 await page.goto(`${URL}/#/meeting/${MEETING}`);

@@ -1,11 +1,13 @@
 // The console's shell: login, the meeting list, and the meeting wall (wall.js). Hash routes:
 // #/login, #/meetings, #/meeting/<number>, and the operations screens (ops.js): #/bookings,
-// #/inbox, #/sites, #/recordings, #/equipment.
+// #/inbox, #/sites, #/recordings, #/equipment, and a meeting's record: #/meeting/<number>/record
+// (record.js).
 
 import { api, login, logout, operator, refreshOperator, token } from './api.js';
 import { h, toast } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { renderBookings, renderEquipment, renderInbox, renderRecordings, renderSites } from './ops.js';
+import { renderRecord } from './record.js';
 import { can } from './roles.js';
 import { Wall } from './wall.js';
 
@@ -150,6 +152,7 @@ async function renderMeetings() {
         'td',
         { class: 'row-actions' },
         h('a', { class: 'button', href: `#/meeting/${m.number}`, id: `open-${m.number}` }, t('meetings.open')),
+        can('record.read') && h('a', { class: 'button', href: `#/meeting/${m.number}/record`, id: `record-${m.number}` }, t('meetings.record')),
         // A stored meeting not running yet: start it in joint test or straight live.
         m.state === 'scheduled' && can('meeting.start') && startButton(m.number, true),
         m.state === 'scheduled' && can('meeting.start') && startButton(m.number, false),
@@ -201,6 +204,7 @@ async function route() {
     renderTop();
   }
   const m = hash.match(/^#\/meeting\/(\d{1,32})$/);
+  const rec = hash.match(/^#\/meeting\/(\d{1,32})\/record$/);
   if (wall && !(m && wall.number === m[1])) {
     wall.close();
     wall = null;
@@ -211,6 +215,7 @@ async function route() {
       refreshed = false;
       renderLogin();
     } else if (screen) await screen[2](main());
+    else if (rec) await renderRecord(main(), rec[1]);
     else if (m) {
       if (wall) wall.render();
       else {

@@ -29,6 +29,7 @@ const CAN = {
   'recording.request': ['it_centre', 'auditor'],
   'recording.decide': ['it_centre'],
   'meeting.start': ['it_centre', 'chair_operator'],
+  'record.read': ['it_centre', 'site_admin', 'chair_operator', 'auditor'],
 };
 
 /** True when the logged-in role may use `what` (a key of the table above). */

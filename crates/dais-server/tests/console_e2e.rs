@@ -124,10 +124,16 @@ fn the_console_runs_a_meeting_in_headless_chromium() {
         "refused",
         "confirm-end",
         "ended",
+        "record",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
 
+    // The record timeline the browser read had the meeting's events.
+    assert!(
+        summary["record_entries"].as_u64().is_some_and(|n| n >= 10),
+        "{summary}"
+    );
     // The server agrees with what the browser saw: the meeting ended, every leg is down.
     let m = d.meeting(&admin, "8000");
     assert_eq!(m["state"], "ended", "{m}");
