@@ -338,3 +338,29 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_url_escapes_what_a_url_would_misread() {
+        assert_eq!(
+            sqlite_url(Path::new("/data/dais 1/a%b?c#d.sqlite")).unwrap(),
+            "sqlite:///data/dais%201/a%25b%3Fc%23d.sqlite?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn redacted_urls_keep_host_and_database_but_not_the_password() {
+        assert_eq!(
+            redact_url("postgres://dais:s3cret@db.example:5432/dais?sslmode=require"),
+            "postgres://dais@db.example:5432/dais"
+        );
+        assert_eq!(
+            redact_url("postgresql://db.example/dais"),
+            "postgresql://db.example/dais"
+        );
+        assert_eq!(redact_url("postgres://u:p%40ss@h/d"), "postgres://u@h/d");
+    }
+}

@@ -608,3 +608,61 @@ async fn interactive_cost_hashes_verify() {
         Err(StoreError::BadCredentials)
     ));
 }
+
+#[tokio::test]
+async fn a_data_dir_with_url_characters_and_an_sqlite_url_both_open() {
+    // SQLite only: the directory and URL forms of the location.
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = tmp.path().join("dais 1%?#");
+    let store = Store::open_with(&odd, fast()).await.unwrap();
+    assert_eq!(store.backend(), dais_store::Backend::Sqlite);
+    store
+        .ensure_admin(Some("right password"), T0)
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(odd.join("dais.sqlite").is_file());
+
+    let file = tmp.path().join("elsewhere.sqlite");
+    let url = format!("sqlite://{}", file.display());
+    let store = Store::open_with(&url, fast()).await.unwrap();
+    assert_eq!(store.path(), file.as_path());
+    store
+        .ensure_admin(Some("right password"), T0)
+        .await
+        .unwrap();
+    assert_eq!(store.operator_count().await.unwrap(), 1);
+    store.close().await;
+    assert!(file.is_file());
+}
+
+#[tokio::test]
+async fn the_backend_is_the_one_the_location_names() {
+    let dir = common::TestDb::new().await;
+    let store = open(&dir).await;
+    let want = if dir.is_postgres() {
+        dais_store::Backend::Postgres
+    } else {
+        dais_store::Backend::Sqlite
+    };
+    assert_eq!(store.backend(), want);
+    store.integrity_check().await.unwrap();
+}
+
+#[test]
+fn both_backends_have_the_same_migration_versions() {
+    let names = |backend: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let sqlite = names("sqlite");
+    assert!(sqlite.len() >= 4, "{sqlite:?}");
+    assert_eq!(sqlite, names("postgres"));
+}
