@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages the Dais test suite needs (real SIP and media peers, and the
-# headless browser for the web console), and the console e2e test's npm packages. Nothing else.
+# Installs the system packages the Dais test suite needs (real SIP and media peers, the headless
+# browser for the web console, the PostgreSQL server for the store's second test run), and the
+# console e2e test's npm packages. Nothing else.
 # Idempotent: a package already present is skipped, and `apt-get update` runs only when
 # something is missing. Needs root (CI and the dev machines run as root) or sudo.
 set -euo pipefail
@@ -13,6 +14,9 @@ declare -A wanted=(
   [chromium]=chromium
   # CJK glyphs, so the console's Chinese labels render in the screenshots.
   [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+  # The dais-store suite's second run against PostgreSQL (scripts/postgres-test-server.sh). The
+  # server's initdb, not just the client's directory; empty (so: missing) when absent.
+  [postgresql]="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -n1 || true)"
 )
 
 missing=()

@@ -30,3 +30,8 @@ bash scripts/fuzz-smoke.sh
 
 step "tests (cargo test)"
 cargo test --workspace --locked
+
+step "store tests against PostgreSQL (cargo test -p dais-store)"
+pg_url="$(bash scripts/postgres-test-server.sh start)"
+trap 'bash scripts/postgres-test-server.sh stop' EXIT
+DAIS_TEST_POSTGRES_URL="$pg_url" cargo test -p dais-store --locked
