@@ -47,8 +47,8 @@ mod venues;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection};
 
 pub use accounts::{ADMIN_USERNAME, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS, PasswordCost};
 pub use audit::AuditChainError;
@@ -212,6 +212,9 @@ impl Store {
                 }
                 (Backend::Sqlite, sqlite_url(&path)?, path)
             };
+        // One probe connection first: an unreachable server or unopenable file fails at once,
+        // not after the pool's acquire timeout (30 s of retries).
+        sqlx::AnyConnection::connect(&url).await?.close().await?;
         let busy_ms = opts.busy_timeout.as_millis().min(i32::MAX as u128);
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections.max(1))

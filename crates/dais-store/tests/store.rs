@@ -666,3 +666,14 @@ fn both_backends_have_the_same_migration_versions() {
     assert!(sqlite.len() >= 4, "{sqlite:?}");
     assert_eq!(sqlite, names("postgres"));
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_server_is_a_database_error() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let e = Store::open_with("postgres://dais:secret@127.0.0.1:1/dais", fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+    assert!(!e.is_caller_fault());
+    assert!(!format!("{e} {e:?}").contains("secret"), "{e:?}");
+}
