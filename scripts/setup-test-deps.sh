@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the Dais test suite needs (real SIP and media peers, the
-# headless browser for the web console, libopus for the audio mixer's `opus` feature), and the
+# headless browser for the web console, libopus for the audio mixer's `opus` feature, the
+# PostgreSQL server for the store's second test run), and the
 # console e2e test's npm packages. Nothing else.
 # Idempotent: a package already present is skipped, and `apt-get update` runs only when
 # something is missing. Needs root (CI and the dev machines run as root) or sudo.
@@ -17,6 +18,9 @@ declare -A wanted=(
   # dais-audio's `opus` feature links Debian's libopus, found through pkg-config.
   [libopus-dev]=/usr/include/opus/opus.h
   [pkg-config]=pkg-config
+  # The dais-store suite's second run against PostgreSQL (scripts/postgres-test-server.sh). The
+  # server's initdb, not just the client's directory; empty (so: missing) when absent.
+  [postgresql]="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -n1 || true)"
 )
 
 missing=()

@@ -34,3 +34,8 @@ cargo test --workspace --locked
 step "Opus in the audio mixer (dais-audio --features opus: libopus via pkg-config)"
 cargo clippy -p dais-audio --features opus --all-targets --locked -- -D warnings
 cargo test -p dais-audio --features opus --locked
+
+step "store tests against PostgreSQL (cargo test -p dais-store)"
+pg_url="$(bash scripts/postgres-test-server.sh start)"
+trap 'bash scripts/postgres-test-server.sh stop' EXIT
+DAIS_TEST_POSTGRES_URL="$pg_url" cargo test -p dais-store --locked

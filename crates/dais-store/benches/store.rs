@@ -15,7 +15,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(Store::open(dir.path())).unwrap();
+    // DAIS_BENCH_STORE_URL=postgres://… measures the first three on PostgreSQL instead.
+    let location = std::env::var("DAIS_BENCH_STORE_URL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().to_owned());
+    let store = rt.block_on(Store::open(&location)).unwrap();
     rt.block_on(store.ensure_admin(Some("bench password"), T0))
         .unwrap();
     let session = rt

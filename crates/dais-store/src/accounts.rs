@@ -7,7 +7,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::audit::append_in;
 use crate::{AuditEvent, AuditResult, Operator, OperatorId, Role, Session, Store, StoreError};
@@ -131,10 +131,10 @@ fn validate_password(password: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-const OPERATOR_COLUMNS: &str = "id, username, role, role_site, role_stage, created_at, disabled, \
+const OPERATOR_COLUMNS: &str = "id, username, role, role_site, role_stage, created_at, CAST(disabled AS INTEGER) AS disabled, \
                                 failed_logins, locked_until";
 
-fn operator_from_row(row: &SqliteRow) -> Result<Operator, StoreError> {
+fn operator_from_row(row: &AnyRow) -> Result<Operator, StoreError> {
     let failed: i64 = row.try_get("failed_logins")?;
     Ok(Operator {
         id: OperatorId(row.try_get("id")?),
@@ -145,7 +145,7 @@ fn operator_from_row(row: &SqliteRow) -> Result<Operator, StoreError> {
             row.try_get("role_stage")?,
         )?,
         created_at: row.try_get("created_at")?,
-        disabled: row.try_get("disabled")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
         failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
         locked_until: row.try_get("locked_until")?,
     })
@@ -190,7 +190,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO operators (username, password_hash, role, created_at) \
-             VALUES (?, ?, 'it_centre', ?)",
+             VALUES ($1, $2, 'it_centre', $3)",
         )
         .bind(ADMIN_USERNAME)
         .bind(&hash)
@@ -259,7 +259,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO operators (username, password_hash, role, role_site, role_stage, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(username)
         .bind(&hash)
@@ -301,7 +301,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn operator_by_name(&self, username: &str) -> Result<Option<Operator>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {OPERATOR_COLUMNS} FROM operators WHERE username = ?"
+            "SELECT {OPERATOR_COLUMNS} FROM operators WHERE username = $1"
         )))
         .bind(username)
         .fetch_optional(&self.pool)
@@ -336,19 +336,20 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let id: Option<i64> =
-            sqlx::query_scalar("UPDATE operators SET disabled = ? WHERE username = ? RETURNING id")
-                .bind(disabled)
-                .bind(username)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "UPDATE operators SET disabled = $1 WHERE username = $2 RETURNING id",
+        )
+        .bind(disabled)
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(id) = id else {
             return Err(StoreError::NotFound {
                 what: format!("operator {username}"),
             });
         };
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+            sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -423,7 +424,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         if !good {
             let failed: i64 = sqlx::query_scalar(
-                "UPDATE operators SET failed_logins = failed_logins + 1 WHERE id = ? \
+                "UPDATE operators SET failed_logins = failed_logins + 1 WHERE id = $1 \
                  RETURNING failed_logins",
             )
             .bind(op.id.0)
@@ -432,7 +433,7 @@ impl Store {
             let (reason, err) = if failed >= i64::from(LOCKOUT_AFTER_FAILURES) {
                 let until = now.saturating_add(LOCKOUT_SECS);
                 sqlx::query(
-                    "UPDATE operators SET failed_logins = 0, locked_until = ? WHERE id = ?",
+                    "UPDATE operators SET failed_logins = 0, locked_until = $1 WHERE id = $2",
                 )
                 .bind(until)
                 .bind(op.id.0)
@@ -465,7 +466,7 @@ impl Store {
             drop(tx);
             return refuse("disabled", StoreError::Disabled).await;
         }
-        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(op.id.0)
             .execute(&mut *tx)
             .await?;
@@ -475,7 +476,7 @@ impl Store {
         let expires_at = now.saturating_add(self.opts.session_ttl_secs);
         sqlx::query(
             "INSERT INTO sessions (token_sha256, operator_id, created_at, expires_at) \
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(token_digest(&token))
         .bind(op.id.0)
@@ -512,7 +513,7 @@ impl Store {
         username: &str,
     ) -> Result<Option<(Operator, String)>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {OPERATOR_COLUMNS}, password_hash FROM operators WHERE username = ?"
+            "SELECT {OPERATOR_COLUMNS}, password_hash FROM operators WHERE username = $1"
         )))
         .bind(username)
         .fetch_optional(&self.pool)
@@ -543,9 +544,9 @@ impl Store {
         }
         let row = sqlx::query(
             "SELECT o.id, o.username, o.role, o.role_site, o.role_stage, o.created_at, \
-             o.disabled, o.failed_logins, o.locked_until \
+             CAST(o.disabled AS INTEGER) AS disabled, o.failed_logins, o.locked_until \
              FROM sessions s JOIN operators o ON o.id = s.operator_id \
-             WHERE s.token_sha256 = ? AND s.expires_at > ? AND o.disabled = FALSE",
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled = FALSE",
         )
         .bind(token_digest(token))
         .bind(now)
@@ -567,7 +568,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let who: Option<String> = sqlx::query_scalar(
-            "DELETE FROM sessions WHERE token_sha256 = ? \
+            "DELETE FROM sessions WHERE token_sha256 = $1 \
              RETURNING (SELECT username FROM operators WHERE id = operator_id)",
         )
         .bind(token_digest(token))
@@ -598,7 +599,7 @@ impl Store {
     ///
     /// Database errors.
     pub async fn purge_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::{AuditEntry, AuditEvent, AuditResult, Store, StoreError};
 
@@ -59,7 +59,7 @@ fn chain_hash(prev: &str, canonical: &str) -> String {
 /// `BEGIN IMMEDIATE`, so no other writer can append between our read of the tail and our
 /// insert).
 pub(crate) async fn append_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     ev: &AuditEvent<'_>,
 ) -> Result<i64, StoreError> {
     let tail: Option<(i64, String)> =
@@ -75,7 +75,7 @@ pub(crate) async fn append_in(
     let hash = chain_hash(&prev, &canon);
     sqlx::query(
         "INSERT INTO audit_log (id, actor, action, target, at, from_addr, result, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(ev.actor)
@@ -91,7 +91,7 @@ pub(crate) async fn append_in(
     Ok(id)
 }
 
-fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         id: row.try_get("id")?,
         actor: row.try_get("actor")?,
@@ -124,7 +124,7 @@ impl Store {
     ///
     /// Database errors.
     pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1")
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
@@ -144,7 +144,7 @@ impl Store {
         let mut prev = GENESIS.to_owned();
         let mut expected_id = 1i64;
         loop {
-            let rows = sqlx::query("SELECT * FROM audit_log WHERE id >= ? ORDER BY id LIMIT ?")
+            let rows = sqlx::query("SELECT * FROM audit_log WHERE id >= $1 ORDER BY id LIMIT $2")
                 .bind(expected_id)
                 .bind(PAGE)
                 .fetch_all(&self.pool)

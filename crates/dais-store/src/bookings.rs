@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::audit::append_in;
 use crate::meetings::{insert_meeting_in, validate_number};
@@ -263,8 +263,8 @@ impl Store {
         let earliest = b.starts_at - MAX_BOOKING_SECS;
         let mut tx = self.begin_write().await?;
         let room_clash: Option<(i64, String)> = sqlx::query_as(
-            "SELECT id, subject FROM bookings WHERE room = ? AND status <> 'rejected' \
-             AND starts_at < ? AND starts_at > ? AND ends_at > ? ORDER BY starts_at LIMIT 1",
+            "SELECT id, subject FROM bookings WHERE room = $1 AND status <> 'rejected' \
+             AND starts_at < $2 AND starts_at > $3 AND ends_at > $4 ORDER BY starts_at LIMIT 1",
         )
         .bind(b.room)
         .bind(b.ends_at)
@@ -282,7 +282,7 @@ impl Store {
             });
         }
         for v in b.venues {
-            let name: Option<String> = sqlx::query_scalar("SELECT name FROM venues WHERE id = ?")
+            let name: Option<String> = sqlx::query_scalar("SELECT name FROM venues WHERE id = $1")
                 .bind(v.0)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -294,8 +294,8 @@ impl Store {
             let clash: Option<(i64, String)> = sqlx::query_as(
                 "SELECT b.id, b.subject FROM bookings b \
                  JOIN booking_venues bv ON bv.booking_id = b.id \
-                 WHERE bv.venue_id = ? AND b.status <> 'rejected' \
-                 AND b.starts_at < ? AND b.starts_at > ? AND b.ends_at > ? \
+                 WHERE bv.venue_id = $1 AND b.status <> 'rejected' \
+                 AND b.starts_at < $2 AND b.starts_at > $3 AND b.ends_at > $4 \
                  ORDER BY b.starts_at LIMIT 1",
             )
             .bind(v.0)
@@ -316,7 +316,7 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO bookings (applicant, applying_unit, subject, attendees, attendee_count, \
              starts_at, ends_at, room, remarks, chair, wanted_number, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_unit_head', ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending_unit_head', $12) RETURNING id",
         )
         .bind(actor)
         .bind(b.applying_unit)
@@ -334,7 +334,7 @@ impl Store {
         .await?;
         for (pos, v) in b.venues.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO booking_venues (booking_id, venue_id, position) VALUES (?, ?, ?)",
+                "INSERT INTO booking_venues (booking_id, venue_id, position) VALUES ($1, $2, $3)",
             )
             .bind(id)
             .bind(v.0)
@@ -367,7 +367,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn booking(&self, id: i64) -> Result<Option<Booking>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?"
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -406,7 +406,7 @@ impl Store {
         stage: ApprovalStage,
     ) -> Result<Vec<Booking>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE status = ? ORDER BY starts_at, id"
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE status = $1 ORDER BY starts_at, id"
         )))
         .bind(BookingStatus::waiting_at(stage).as_str())
         .fetch_all(&self.pool)
@@ -441,7 +441,7 @@ impl Store {
         text("opinion", opinion, 4096, false)?;
         let mut tx = self.begin_write().await?;
         let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT status, subject, chair, wanted_number FROM bookings WHERE id = ?",
+            "SELECT status, subject, chair, wanted_number FROM bookings WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -463,7 +463,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO booking_opinions (booking_id, stage, approver, approved, opinion, at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(stage.as_str())
@@ -494,7 +494,7 @@ impl Store {
                 }
             };
             let venues: Vec<i64> = sqlx::query_scalar(
-                "SELECT venue_id FROM booking_venues WHERE booking_id = ? ORDER BY position",
+                "SELECT venue_id FROM booking_venues WHERE booking_id = $1 ORDER BY position",
             )
             .bind(id)
             .fetch_all(&mut *tx)
@@ -520,7 +520,7 @@ impl Store {
             .await?;
             number = Some(n);
         }
-        sqlx::query("UPDATE bookings SET status = ?, meeting_number = ? WHERE id = ?")
+        sqlx::query("UPDATE bookings SET status = $1, meeting_number = $2 WHERE id = $3")
             .bind(next.as_str())
             .bind(number.as_deref())
             .bind(id)
@@ -579,17 +579,17 @@ impl Store {
             .collect()
     }
 
-    async fn booking_from_row(&self, row: &SqliteRow) -> Result<Booking, StoreError> {
+    async fn booking_from_row(&self, row: &AnyRow) -> Result<Booking, StoreError> {
         let id: i64 = row.try_get("id")?;
         let venues: Vec<i64> = sqlx::query_scalar(
-            "SELECT venue_id FROM booking_venues WHERE booking_id = ? ORDER BY position",
+            "SELECT venue_id FROM booking_venues WHERE booking_id = $1 ORDER BY position",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let ops: Vec<(String, String, bool, String, i64)> = sqlx::query_as(
-            "SELECT stage, approver, approved, opinion, at FROM booking_opinions \
-             WHERE booking_id = ? ORDER BY at, rowid",
+        let ops: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT stage, approver, CAST(approved AS INTEGER), opinion, at FROM booking_opinions \
+             WHERE booking_id = $1 ORDER BY at, CASE stage WHEN 'unit_head' THEN 0 WHEN 'it_centre' THEN 1 ELSE 2 END",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -602,7 +602,7 @@ impl Store {
                     reason: format!("unknown stage {stage:?}"),
                 })?,
                 approver,
-                approved,
+                approved: approved != 0,
                 opinion,
                 at,
             });

@@ -231,10 +231,10 @@ const MOVE_COLUMNS: &str = "SELECT id, venue_id, requested_by, description, stat
 
 impl Store {
     async fn venue_exists(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         venue: VenueId,
     ) -> Result<(), StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = $1")
             .bind(venue.0)
             .fetch_optional(&mut *conn)
             .await?;
@@ -262,7 +262,7 @@ impl Store {
         Self::venue_exists(&mut tx, venue).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO equipment_checks (venue_id, checked_by, passed, notes, at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(venue.0)
         .bind(actor)
@@ -300,8 +300,8 @@ impl Store {
     ///
     /// Database errors.
     pub async fn list_checks(&self) -> Result<Vec<EquipmentCheck>, StoreError> {
-        let rows: Vec<(i64, i64, String, bool, String, i64)> = sqlx::query_as(
-            "SELECT id, venue_id, checked_by, passed, notes, at FROM equipment_checks \
+        let rows: Vec<(i64, i64, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT id, venue_id, checked_by, CAST(passed AS INTEGER), notes, at FROM equipment_checks \
              ORDER BY at DESC, id DESC",
         )
         .fetch_all(&self.pool)
@@ -313,7 +313,7 @@ impl Store {
                     id,
                     venue: VenueId(venue),
                     checked_by,
-                    passed,
+                    passed: passed != 0,
                     notes,
                     at,
                 },
@@ -368,7 +368,7 @@ impl Store {
         Self::venue_exists(&mut tx, venue).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO equipment_faults (venue_id, reported_by, description, status, \
-             opened_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?) RETURNING id",
+             opened_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
         )
         .bind(venue.0)
         .bind(actor)
@@ -407,11 +407,12 @@ impl Store {
     ///
     /// Database errors and corrupt rows.
     pub async fn fault(&self, id: i64) -> Result<Option<Fault>, StoreError> {
-        let row: Option<FaultRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FAULT_COLUMNS} WHERE id = ?")))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<FaultRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FAULT_COLUMNS} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(fault_from).transpose()
     }
 
@@ -443,11 +444,12 @@ impl Store {
         now: i64,
     ) -> Result<Fault, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row: Option<FaultRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FAULT_COLUMNS} WHERE id = ?")))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row: Option<FaultRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FAULT_COLUMNS} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let mut f = row
             .map(fault_from)
             .transpose()?
@@ -463,7 +465,7 @@ impl Store {
                 ),
             });
         }
-        sqlx::query("UPDATE equipment_faults SET status = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE equipment_faults SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(to.as_str())
             .bind(now)
             .bind(id)
@@ -505,7 +507,7 @@ impl Store {
         Self::venue_exists(&mut tx, venue).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO equipment_moves (venue_id, requested_by, description, status, \
-             created_at, updated_at) VALUES (?, ?, ?, 'requested', ?, ?) RETURNING id",
+             created_at, updated_at) VALUES ($1, $2, $3, 'requested', $4, $5) RETURNING id",
         )
         .bind(venue.0)
         .bind(actor)
@@ -547,7 +549,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn equipment_move(&self, id: i64) -> Result<Option<EquipmentMove>, StoreError> {
         let row: Option<MoveRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{MOVE_COLUMNS} WHERE id = ?")))
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{MOVE_COLUMNS} WHERE id = $1")))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -586,7 +588,7 @@ impl Store {
         text("notes", notes, true)?;
         let mut tx = self.begin_write().await?;
         let row: Option<MoveRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{MOVE_COLUMNS} WHERE id = ?")))
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{MOVE_COLUMNS} WHERE id = $1")))
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -607,8 +609,8 @@ impl Store {
             MoveStatus::TestFailed
         };
         sqlx::query(
-            "UPDATE equipment_moves SET status = ?, test_by = ?, test_notes = ?, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE equipment_moves SET status = $1, test_by = $2, test_notes = $3, updated_at = $4 \
+             WHERE id = $5",
         )
         .bind(to.as_str())
         .bind(actor)

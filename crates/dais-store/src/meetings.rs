@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::audit::append_in;
 use crate::error::conflict_or;
@@ -25,14 +25,14 @@ pub(crate) fn validate_number(number: &str) -> Result<(), StoreError> {
 /// Inserts a validated meeting (venues main-first, checked for duplicates) and its audit row
 /// inside the caller's write transaction; returns its id.
 pub(crate) async fn insert_meeting_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     actor: &str,
     m: &NewMeeting<'_>,
     venues: &[VenueId],
     now: i64,
 ) -> Result<i64, StoreError> {
     for v in venues {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = ?")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = $1")
             .bind(v.0)
             .fetch_optional(&mut *conn)
             .await?;
@@ -44,7 +44,7 @@ pub(crate) async fn insert_meeting_in(
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO meetings (number, subject, main_venue_id, state, chair, created_at) \
-             VALUES (?, ?, ?, 'scheduled', ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, 'scheduled', $4, $5) RETURNING id",
     )
     .bind(m.number)
     .bind(m.subject)
@@ -55,12 +55,14 @@ pub(crate) async fn insert_meeting_in(
     .await
     .map_err(|e| conflict_or(e, || format!("meeting {}", m.number)))?;
     for (pos, v) in venues.iter().enumerate() {
-        sqlx::query("INSERT INTO meeting_venues (meeting_id, venue_id, position) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(v.0)
-            .bind(i64::try_from(pos).unwrap_or(i64::MAX))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meeting_venues (meeting_id, venue_id, position) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(v.0)
+        .bind(i64::try_from(pos).unwrap_or(i64::MAX))
+        .execute(&mut *conn)
+        .await?;
     }
     append_in(
         &mut *conn,
@@ -148,7 +150,7 @@ impl Store {
     pub async fn meeting(&self, number: &str) -> Result<Option<Meeting>, StoreError> {
         let row = sqlx::query(
             "SELECT id, number, subject, main_venue_id, state, chair, created_at FROM meetings \
-             WHERE number = ?",
+             WHERE number = $1",
         )
         .bind(number)
         .fetch_optional(&self.pool)
@@ -191,7 +193,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE meetings SET state = ? WHERE number = ?")
+        let done = sqlx::query("UPDATE meetings SET state = $1 WHERE number = $2")
             .bind(state.as_str())
             .bind(number)
             .execute(&mut *tx)
@@ -218,11 +220,11 @@ impl Store {
         Ok(())
     }
 
-    async fn meeting_from_row(&self, row: &SqliteRow) -> Result<Meeting, StoreError> {
+    async fn meeting_from_row(&self, row: &AnyRow) -> Result<Meeting, StoreError> {
         let id: i64 = row.try_get("id")?;
         let state: &str = row.try_get("state")?;
         let venues: Vec<i64> = sqlx::query_scalar(
-            "SELECT venue_id FROM meeting_venues WHERE meeting_id = ? ORDER BY position",
+            "SELECT venue_id FROM meeting_venues WHERE meeting_id = $1 ORDER BY position",
         )
         .bind(id)
         .fetch_all(&self.pool)

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::audit::append_in;
 use crate::{AuditEvent, AuditResult, Store, StoreError};
@@ -119,7 +119,7 @@ impl Release {
     }
 }
 
-fn recording_from(row: &SqliteRow) -> Result<Recording, StoreError> {
+fn recording_from(row: &AnyRow) -> Result<Recording, StoreError> {
     let size: i64 = row.try_get("size")?;
     Ok(Recording {
         id: row.try_get("id")?,
@@ -135,7 +135,7 @@ fn recording_from(row: &SqliteRow) -> Result<Recording, StoreError> {
     })
 }
 
-fn release_from(row: &SqliteRow) -> Result<Release, StoreError> {
+fn release_from(row: &AnyRow) -> Result<Release, StoreError> {
     let state: String = row.try_get("state")?;
     Ok(Release {
         id: row.try_get("id")?,
@@ -195,7 +195,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO recordings (meeting, started_at, ended_at, size, sha256, path, backup_path, archived_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(r.meeting)
         .bind(r.started_at)
@@ -235,7 +235,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             recording_cols!(),
-            " FROM recordings WHERE id = ?"
+            " FROM recordings WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -266,7 +266,7 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             recording_cols!(),
-            " FROM recordings WHERE deleted_at IS NULL AND ended_at < ? ORDER BY id"
+            " FROM recordings WHERE deleted_at IS NULL AND ended_at < $1 ORDER BY id"
         ))
         .bind(before)
         .fetch_all(&self.pool)
@@ -287,12 +287,13 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let done =
-            sqlx::query("UPDATE recordings SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 what: format!("recording {id}"),
@@ -336,7 +337,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let kept: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM recordings WHERE id = ? AND deleted_at IS NULL")
+            sqlx::query_scalar("SELECT id FROM recordings WHERE id = $1 AND deleted_at IS NULL")
                 .bind(recording_id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -347,7 +348,7 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO recording_releases (recording_id, requested_by, reason, requested_at) \
-             VALUES (?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(recording_id)
         .bind(actor)
@@ -400,7 +401,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             release_cols!(),
-            " FROM recording_releases WHERE id = ?"
+            " FROM recording_releases WHERE id = $1"
         ))
         .bind(release_id)
         .fetch_optional(&mut *tx)
@@ -428,7 +429,7 @@ impl Store {
             (ReleaseState::Rejected, None)
         };
         sqlx::query(
-            "UPDATE recording_releases SET state = ?, decided_by = ?, decided_at = ?, expires_at = ? WHERE id = ?",
+            "UPDATE recording_releases SET state = $1, decided_by = $2, decided_at = $3, expires_at = $4 WHERE id = $5",
         )
         .bind(state.as_str())
         .bind(actor)
@@ -469,7 +470,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             release_cols!(),
-            " FROM recording_releases WHERE id = ?"
+            " FROM recording_releases WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -485,7 +486,7 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             release_cols!(),
-            " FROM recording_releases WHERE recording_id = ? ORDER BY id"
+            " FROM recording_releases WHERE recording_id = $1 ORDER BY id"
         ))
         .bind(recording_id)
         .fetch_all(&self.pool)
@@ -514,7 +515,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO meeting_recording_policy (number, record, set_by, set_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO meeting_recording_policy (number, record, set_by, set_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (number) DO UPDATE SET record = excluded.record, set_by = excluded.set_by, set_at = excluded.set_at",
         )
         .bind(number)
@@ -549,7 +550,7 @@ impl Store {
     /// Database errors.
     pub async fn meeting_recording(&self, number: &str) -> Result<bool, StoreError> {
         let v: Option<i64> =
-            sqlx::query_scalar("SELECT record FROM meeting_recording_policy WHERE number = ?")
+            sqlx::query_scalar("SELECT record FROM meeting_recording_policy WHERE number = $1")
                 .bind(number)
                 .fetch_optional(&self.pool)
                 .await?;

@@ -30,7 +30,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM meetings WHERE number = ?")
+        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM meetings WHERE number = $1")
             .bind(number)
             .fetch_optional(&mut *tx)
             .await?;
@@ -40,7 +40,7 @@ impl Store {
             });
         }
         sqlx::query(
-            "INSERT INTO meeting_records (number, json, csv, written_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO meeting_records (number, json, csv, written_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (number) DO UPDATE SET json = excluded.json, csv = excluded.csv, \
              written_at = excluded.written_at",
         )
@@ -61,7 +61,7 @@ impl Store {
     /// Database errors.
     pub async fn meeting_record(&self, number: &str) -> Result<Option<StoredRecord>, StoreError> {
         let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT number, json, csv, written_at FROM meeting_records WHERE number = ?",
+            "SELECT number, json, csv, written_at FROM meeting_records WHERE number = $1",
         )
         .bind(number)
         .fetch_optional(&self.pool)

@@ -166,7 +166,7 @@ impl Store {
     pub async fn create_site(&self, actor: &str, name: &str, now: i64) -> Result<Site, StoreError> {
         validate_site(name)?;
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO sites (name, created_at) VALUES (?, ?)")
+        sqlx::query("INSERT INTO sites (name, created_at) VALUES ($1, $2)")
             .bind(name)
             .bind(now)
             .execute(&mut *tx)
@@ -174,7 +174,7 @@ impl Store {
             .map_err(|e| conflict_or(e, || format!("site {name}")))?;
         for slot in [Slot::A, Slot::B] {
             sqlx::query(
-                "INSERT INTO site_admin_slots (site, slot, operator, since) VALUES (?, ?, NULL, ?)",
+                "INSERT INTO site_admin_slots (site, slot, operator, since) VALUES ($1, $2, NULL, $3)",
             )
             .bind(name)
             .bind(slot.as_str())
@@ -277,7 +277,7 @@ impl Store {
                 reason: "at most 1024 bytes without control characters".into(),
             });
         }
-        let known: Option<String> = sqlx::query_scalar("SELECT name FROM sites WHERE name = ?")
+        let known: Option<String> = sqlx::query_scalar("SELECT name FROM sites WHERE name = $1")
             .bind(site)
             .fetch_optional(&self.pool)
             .await?;
@@ -302,7 +302,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let slots: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT slot, operator FROM site_admin_slots WHERE site = ?")
+            sqlx::query_as("SELECT slot, operator FROM site_admin_slots WHERE site = $1")
                 .bind(site)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -352,7 +352,7 @@ impl Store {
             (Some(_), _) => {}
         }
         sqlx::query(
-            "UPDATE site_admin_slots SET operator = ?, since = ? WHERE site = ? AND slot = ?",
+            "UPDATE site_admin_slots SET operator = $1, since = $2 WHERE site = $3 AND slot = $4",
         )
         .bind(operator)
         .bind(now)
@@ -362,7 +362,7 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO site_admin_history (site, slot, previous, next, reason, note, \
-             by_operator, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             by_operator, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(site)
         .bind(slot.as_str())
@@ -405,7 +405,7 @@ impl Store {
     ///
     /// [`StoreError::NotFound`] for an unknown site, database errors and corrupt rows.
     pub async fn site_history(&self, site: &str) -> Result<Vec<SlotChange>, StoreError> {
-        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM sites WHERE name = ?")
+        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM sites WHERE name = $1")
             .bind(site)
             .fetch_optional(&self.pool)
             .await?;
@@ -425,7 +425,7 @@ impl Store {
             i64,
         )> = sqlx::query_as(
             "SELECT slot, previous, next, reason, note, by_operator, at \
-                 FROM site_admin_history WHERE site = ? ORDER BY id",
+                 FROM site_admin_history WHERE site = $1 ORDER BY id",
         )
         .bind(site)
         .fetch_all(&self.pool)

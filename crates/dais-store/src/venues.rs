@@ -3,7 +3,7 @@
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::audit::append_in;
 use crate::error::conflict_or;
@@ -35,7 +35,7 @@ fn non_empty(field: &'static str, v: &str, max: usize) -> Result<(), StoreError>
 const VENUE_COLUMNS: &str = "id, name, kind, parent_id, site, sip_user, digest_realm, ha1_md5, \
                              ha1_sha256, contact_uri";
 
-fn venue_from_row(row: &SqliteRow) -> Result<Venue, StoreError> {
+fn venue_from_row(row: &AnyRow) -> Result<Venue, StoreError> {
     let kind: &str = row.try_get("kind")?;
     Ok(Venue {
         id: VenueId(row.try_get("id")?),
@@ -102,7 +102,7 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         if let Some(parent) = v.parent {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = ?")
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM venues WHERE id = $1")
                 .bind(parent.0)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -114,7 +114,7 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO venues (name, kind, parent_id, site, sip_user, digest_realm, ha1_md5, \
-             ha1_sha256, contact_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ha1_sha256, contact_uri, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              RETURNING id",
         )
         .bind(v.name)
@@ -176,7 +176,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn venue(&self, id: VenueId) -> Result<Option<Venue>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {VENUE_COLUMNS} FROM venues WHERE id = ?"
+            "SELECT {VENUE_COLUMNS} FROM venues WHERE id = $1"
         )))
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -191,7 +191,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn venue_by_name(&self, name: &str) -> Result<Option<Venue>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {VENUE_COLUMNS} FROM venues WHERE name = ?"
+            "SELECT {VENUE_COLUMNS} FROM venues WHERE name = $1"
         )))
         .bind(name)
         .fetch_optional(&self.pool)
@@ -206,7 +206,7 @@ impl Store {
     /// Database errors and corrupt rows.
     pub async fn venue_by_sip_user(&self, sip_user: &str) -> Result<Option<Venue>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {VENUE_COLUMNS} FROM venues WHERE sip_user = ?"
+            "SELECT {VENUE_COLUMNS} FROM venues WHERE sip_user = $1"
         )))
         .bind(sip_user)
         .fetch_optional(&self.pool)

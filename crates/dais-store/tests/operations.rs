@@ -1,5 +1,7 @@
 //! Bookings (conflicts, the three-stage chain, the meeting an approval creates) and the sites'
-//! A/B administrator registry, against a real SQLite file.
+//! A/B administrator registry, against a real SQLite file (or PostgreSQL, see `common`).
+
+mod common;
 
 use dais_store::{
     ApprovalStage, BookingStatus, MeetingState, NewBooking, NewVenue, PasswordCost, Role, Slot,
@@ -9,7 +11,7 @@ use dais_store::{
 const T0: i64 = 1_800_000_000;
 const H: i64 = 3600;
 
-async fn open(dir: &tempfile::TempDir) -> Store {
+async fn open(dir: &common::TestDb) -> Store {
     Store::open_with(
         dir.path(),
         StoreOptions {
@@ -60,7 +62,7 @@ fn booking<'a>(room: &'a str, venues: &'a [VenueId], from: i64, to: i64) -> NewB
 
 #[tokio::test]
 async fn conflicts_name_the_clashing_booking_and_the_chain_runs_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let p = venue(&store, "province").await;
     let j = venue(&store, "jinan").await;
@@ -302,7 +304,7 @@ async fn b_first(store: &Store, id: i64) -> dais_store::Booking {
 
 #[tokio::test]
 async fn a_wanted_number_is_used_and_a_taken_one_refused_at_approval() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let p = venue(&store, "province").await;
     let only_p = [p];
@@ -345,7 +347,7 @@ async fn a_wanted_number_is_used_and_a_taken_one_refused_at_approval() {
 
 #[tokio::test]
 async fn site_slots_record_every_replacement_and_show_vacancies() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     for (name, site) in [
         ("ja", "jinan"),
@@ -460,7 +462,7 @@ async fn site_slots_record_every_replacement_and_show_vacancies() {
 #[tokio::test]
 async fn checks_fall_due_monthly_faults_follow_their_life_cycle_moves_need_a_passed_test() {
     use dais_store::{CHECK_INTERVAL_SECS, CHECK_REMINDER_SECS, FaultStatus, MoveStatus};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let p = venue(&store, "province").await; // created at T0
     let j = venue(&store, "jinan").await;
@@ -615,7 +617,7 @@ impl AssignSlot for Store {
 #[ignore = "measurement"]
 async fn booking_cost_as_the_table_grows() {
     use std::time::Instant;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let mut venues = Vec::new();
     for i in 0..20 {
@@ -665,7 +667,7 @@ async fn booking_cost_as_the_table_grows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_filings_for_one_slot_let_exactly_one_through_and_one_decision_per_stage() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let p = venue(&store, "province").await;
     let venues = [p];
@@ -709,4 +711,42 @@ async fn concurrent_filings_for_one_slot_let_exactly_one_through_and_one_decisio
     );
     assert_eq!(store.booking(id).await.unwrap().unwrap().opinions.len(), 1);
     store.verify_audit_chain().await.unwrap();
+}
+
+/// Two servers sharing one store: two handles (two pools) on the same database, filing for one
+/// slot at once. The writer lock is the database's (SQLite's file lock, PostgreSQL's advisory
+/// lock), not the process's, so exactly one booking gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_store_let_exactly_one_filing_through() {
+    let dir = common::TestDb::new().await;
+    let first = open(&dir).await;
+    let second = open(&dir).await;
+    let p = venue(&first, "province").await;
+    let venues = [p];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let b = booking("8th floor", &venues, T0 + H, T0 + 2 * H);
+            store.create_booking(&format!("unit{i}"), &b, T0).await
+        }));
+    }
+    let mut ok = Vec::new();
+    let mut clashes = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(b) => ok.push(b.id),
+            Err(StoreError::Clash { .. }) => clashes += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((ok.len(), clashes), (1, 7));
+    // Both handles see the one booking, and the audit chain written from two pools is whole.
+    assert_eq!(second.booking(ok[0]).await.unwrap().unwrap().id, ok[0]);
+    first.verify_audit_chain().await.unwrap();
+    second.verify_audit_chain().await.unwrap();
 }

@@ -1,4 +1,7 @@
-//! The recording archive index and release requests against a real SQLite file.
+//! The recording archive index and release requests against a real SQLite file (or PostgreSQL,
+//! see `common`).
+
+mod common;
 
 use dais_store::{NewRecording, ReleaseState, Store, StoreError};
 
@@ -19,7 +22,7 @@ fn rec<'a>(meeting: &'a str, path: &'a str, started_at: i64) -> NewRecording<'a>
 
 #[tokio::test]
 async fn recordings_are_indexed_expired_and_deleted_with_audit() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = Store::open(dir.path()).await.unwrap();
     let a = store
         .add_recording(&rec("8001", "/rec/a.mkv", T0), T0 + 3700)
@@ -85,7 +88,7 @@ async fn recordings_are_indexed_expired_and_deleted_with_audit() {
 
 #[tokio::test]
 async fn a_release_is_requested_then_approved_by_someone_else_and_expires() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = Store::open(dir.path()).await.unwrap();
     let r = store
         .add_recording(&rec("8001", "/rec/a.mkv", T0), T0)
@@ -171,7 +174,7 @@ async fn a_release_is_requested_then_approved_by_someone_else_and_expires() {
 
 #[tokio::test]
 async fn recording_can_be_turned_off_per_meeting() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = Store::open(dir.path()).await.unwrap();
     assert!(
         store.meeting_recording("8001").await.unwrap(),

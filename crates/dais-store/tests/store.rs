@@ -1,11 +1,13 @@
-//! Behaviour of the store against a real SQLite file in a temporary directory.
+//! Behaviour of the store against a real SQLite file in a temporary directory, or a fresh
+//! PostgreSQL database when `DAIS_TEST_POSTGRES_URL` is set (see `common`).
+
+mod common;
 
 use dais_store::{
     ADMIN_USERNAME, AuditChainError, AuditEvent, AuditResult, LOCKOUT_AFTER_FAILURES, LOCKOUT_SECS,
     MeetingState, NewMeeting, NewVenue, PasswordCost, Role, Store, StoreError, StoreOptions,
     VenueKind,
 };
-use sqlx::Connection;
 
 const T0: i64 = 1_800_000_000;
 
@@ -16,7 +18,7 @@ fn fast() -> StoreOptions {
     }
 }
 
-async fn open(dir: &tempfile::TempDir) -> Store {
+async fn open(dir: &common::TestDb) -> Store {
     Store::open_with(dir.path(), fast()).await.unwrap()
 }
 
@@ -35,7 +37,7 @@ fn venue<'a>(name: &'a str, user: &'a str) -> NewVenue<'a> {
 
 #[tokio::test]
 async fn reopening_keeps_accounts_venues_meetings_and_audit() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let generated = store.ensure_admin(None, T0).await.unwrap();
     let pw = generated.expect("empty store generates a password");
@@ -115,7 +117,7 @@ async fn reopening_keeps_accounts_venues_meetings_and_audit() {
 
 #[tokio::test]
 async fn given_admin_password_is_used_and_short_one_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     assert!(matches!(
         store.ensure_admin(Some("short"), T0).await,
@@ -137,7 +139,7 @@ async fn given_admin_password_is_used_and_short_one_refused() {
 
 #[tokio::test]
 async fn five_failures_lock_the_account_for_five_minutes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     store
         .ensure_admin(Some("right password"), T0)
@@ -183,7 +185,7 @@ async fn five_failures_lock_the_account_for_five_minutes() {
 
 #[tokio::test]
 async fn a_success_resets_the_failure_count() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     store
         .ensure_admin(Some("right password"), T0)
@@ -202,7 +204,7 @@ async fn a_success_resets_the_failure_count() {
 
 #[tokio::test]
 async fn unknown_user_is_indistinguishable_from_wrong_password() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     store
         .ensure_admin(Some("right password"), T0)
@@ -218,7 +220,7 @@ async fn unknown_user_is_indistinguishable_from_wrong_password() {
 
 #[tokio::test]
 async fn tokens_expire_after_the_session_lifetime_and_logout_ends_them() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = Store::open_with(
         dir.path(),
         StoreOptions {
@@ -264,7 +266,7 @@ async fn tokens_expire_after_the_session_lifetime_and_logout_ends_them() {
 
 #[tokio::test]
 async fn only_the_token_digest_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     store
         .ensure_admin(Some("right password"), T0)
@@ -275,7 +277,7 @@ async fn only_the_token_digest_is_stored() {
         .await
         .unwrap();
     store.close().await;
-    let raw = std::fs::read(dir.path().join("dais.sqlite")).unwrap();
+    let raw = dir.raw_contents().await;
     let needle = s.token.as_bytes();
     assert!(!raw.windows(needle.len()).any(|w| w == needle));
     assert!(!raw.windows(14).any(|w| w == b"right password"));
@@ -283,7 +285,7 @@ async fn only_the_token_digest_is_stored() {
 
 #[tokio::test]
 async fn disabling_an_account_ends_its_sessions_and_refuses_login() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     store
         .ensure_admin(Some("right password"), T0)
@@ -326,7 +328,7 @@ async fn disabling_an_account_ends_its_sessions_and_refuses_login() {
 
 #[tokio::test]
 async fn roles_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let roles = [
         Role::SiteAdmin {
@@ -352,7 +354,7 @@ async fn roles_round_trip() {
 
 #[tokio::test]
 async fn venue_credentials_are_stored_as_ha1_only() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     // RFC 2617 §3.5's example credentials.
     let v = store
@@ -380,13 +382,13 @@ async fn venue_credentials_are_stored_as_ha1_only() {
         "Debug must not print HA1"
     );
     store.close().await;
-    let raw = std::fs::read(dir.path().join("dais.sqlite")).unwrap();
+    let raw = dir.raw_contents().await;
     assert!(!raw.windows(14).any(|w| w == b"Circle Of Life"));
 }
 
 #[tokio::test]
 async fn venue_and_meeting_validation() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let a = store
         .create_venue("admin", &venue("a", "a"), T0)
@@ -470,12 +472,20 @@ async fn venue_and_meeting_validation() {
     ));
 }
 
-async fn raw_conn(dir: &tempfile::TempDir) -> sqlx::SqliteConnection {
-    let url = format!("sqlite://{}", dir.path().join("dais.sqlite").display());
-    sqlx::SqliteConnection::connect(&url).await.unwrap()
+async fn raw_conn(dir: &common::TestDb) -> sqlx::AnyConnection {
+    dir.raw_conn().await
 }
 
-async fn store_with_log(dir: &tempfile::TempDir) -> Store {
+/// `DROP TRIGGER` in the dialect of the test's backend.
+fn drop_trigger(dir: &common::TestDb, name: &str) -> String {
+    if dir.is_postgres() {
+        format!("DROP TRIGGER {name} ON audit_log")
+    } else {
+        format!("DROP TRIGGER {name}")
+    }
+}
+
+async fn store_with_log(dir: &common::TestDb) -> Store {
     let store = open(dir).await;
     for i in 0..5 {
         store
@@ -496,7 +506,7 @@ async fn store_with_log(dir: &tempfile::TempDir) -> Store {
 
 #[tokio::test]
 async fn audit_log_refuses_updates_through_sql() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let _store = store_with_log(&dir).await;
     let mut c = raw_conn(&dir).await;
     let e = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE id = 2")
@@ -514,14 +524,17 @@ async fn audit_log_refuses_updates_through_sql() {
 
 #[tokio::test]
 async fn audit_chain_detects_an_edited_row() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = store_with_log(&dir).await;
     let mut c = raw_conn(&dir).await;
     // Someone with the file in hand removes the guard and rewrites history.
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(drop_trigger(
+        &dir,
+        "audit_log_no_update",
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
     sqlx::query("UPDATE audit_log SET result = 'refused: nope' WHERE id = 3")
         .execute(&mut c)
         .await
@@ -532,13 +545,16 @@ async fn audit_chain_detects_an_edited_row() {
 
 #[tokio::test]
 async fn audit_chain_detects_a_deleted_row() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = store_with_log(&dir).await;
     let mut c = raw_conn(&dir).await;
-    sqlx::query("DROP TRIGGER audit_log_no_delete")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(drop_trigger(
+        &dir,
+        "audit_log_no_delete",
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
     sqlx::query("DELETE FROM audit_log WHERE id = 2")
         .execute(&mut c)
         .await
@@ -549,7 +565,7 @@ async fn audit_chain_detects_a_deleted_row() {
 
 #[tokio::test]
 async fn concurrent_audit_appends_keep_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = open(&dir).await;
     let mut tasks = Vec::new();
     for i in 0..32 {
@@ -577,7 +593,7 @@ async fn concurrent_audit_appends_keep_the_chain() {
 #[tokio::test]
 async fn interactive_cost_hashes_verify() {
     // The production cost, once, to prove the default parameters round-trip.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDb::new().await;
     let store = Store::open(dir.path()).await.unwrap();
     store
         .ensure_admin(Some("right password"), T0)
@@ -591,4 +607,73 @@ async fn interactive_cost_hashes_verify() {
         store.login("admin", "wrong password", None, T0).await,
         Err(StoreError::BadCredentials)
     ));
+}
+
+#[tokio::test]
+async fn a_data_dir_with_url_characters_and_an_sqlite_url_both_open() {
+    // SQLite only: the directory and URL forms of the location.
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = tmp.path().join("dais 1%?#");
+    let store = Store::open_with(&odd, fast()).await.unwrap();
+    assert_eq!(store.backend(), dais_store::Backend::Sqlite);
+    store
+        .ensure_admin(Some("right password"), T0)
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(odd.join("dais.sqlite").is_file());
+
+    let file = tmp.path().join("elsewhere.sqlite");
+    let url = format!("sqlite://{}", file.display());
+    let store = Store::open_with(&url, fast()).await.unwrap();
+    assert_eq!(store.path(), file.as_path());
+    store
+        .ensure_admin(Some("right password"), T0)
+        .await
+        .unwrap();
+    assert_eq!(store.operator_count().await.unwrap(), 1);
+    store.close().await;
+    assert!(file.is_file());
+}
+
+#[tokio::test]
+async fn the_backend_is_the_one_the_location_names() {
+    let dir = common::TestDb::new().await;
+    let store = open(&dir).await;
+    let want = if dir.is_postgres() {
+        dais_store::Backend::Postgres
+    } else {
+        dais_store::Backend::Sqlite
+    };
+    assert_eq!(store.backend(), want);
+    store.integrity_check().await.unwrap();
+}
+
+#[test]
+fn both_backends_have_the_same_migration_versions() {
+    let names = |backend: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let sqlite = names("sqlite");
+    assert!(sqlite.len() >= 4, "{sqlite:?}");
+    assert_eq!(sqlite, names("postgres"));
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_server_is_a_database_error() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let e = Store::open_with("postgres://dais:secret@127.0.0.1:1/dais", fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+    assert!(!e.is_caller_fault());
+    assert!(!format!("{e} {e:?}").contains("secret"), "{e:?}");
 }
