@@ -141,8 +141,13 @@ impl App {
     /// [`ServerError::Store`] when the database cannot be opened or migrated;
     /// [`ServerError::Bind`] when the HTTP address cannot be bound.
     pub async fn start(config: Config) -> Result<App, ServerError> {
+        // A PostgreSQL (or explicit SQLite) URL when configured, else the data directory.
+        let location: std::path::PathBuf = match &config.store {
+            Some(url) => url.expose().into(),
+            None => config.data_dir.clone(),
+        };
         let store = Store::open_with(
-            &config.data_dir,
+            &location,
             StoreOptions {
                 session_ttl_secs: config.session_ttl_secs,
                 ..StoreOptions::default()

@@ -31,6 +31,10 @@ pub struct Cli {
     /// Data directory (database, recordings). [default: ./dais-data]
     #[arg(long, value_name = "DIR", env = "DAIS_DATA")]
     pub data: Option<String>,
+    /// The store: a `postgres://` URL for several servers sharing one database. [default: the
+    /// SQLite file in the data directory]
+    #[arg(long, value_name = "URL", env = "DAIS_STORE")]
+    pub store: Option<String>,
     /// HTTP API listen address. [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR", env = "DAIS_HTTP")]
     pub http: Option<String>,
@@ -59,6 +63,7 @@ pub struct Cli {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data: Option<String>,
+    store: Option<String>,
     http: Option<String>,
     sip: Option<String>,
     rtp_ports: Option<String>,
@@ -224,8 +229,11 @@ impl fmt::Debug for Secret {
 /// The validated server configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Data directory: the database and, later, recordings.
+    /// Data directory: the SQLite database (unless `store` names another) and recordings.
     pub data_dir: PathBuf,
+    /// The store's URL when it is not the data directory's SQLite file (`postgres://…`,
+    /// `sqlite://…`). Secret: a PostgreSQL URL carries its password.
+    pub store: Option<Secret>,
     /// HTTP API listen address.
     pub http: SocketAddr,
     /// SIP listen address (UDP and TCP).
@@ -374,6 +382,28 @@ impl Config {
         if data.value.trim().is_empty() {
             return Err(data.invalid("data", "empty path".into()));
         }
+        let store = match layers.get("store") {
+            Some((v, src)) => Some((v, src)),
+            None => file.store.map(|v| (v, "config file".to_owned())),
+        };
+        let store = match store {
+            None => None,
+            Some((v, src)) => {
+                let lower = v.trim().to_ascii_lowercase();
+                let known = ["postgres://", "postgresql://", "sqlite://"]
+                    .iter()
+                    .any(|p| lower.starts_with(p));
+                if !known {
+                    // Never echo the value: it may hold a password.
+                    return Err(ConfigError::Invalid {
+                        key: "store",
+                        source_desc: src,
+                        problem: "must be a postgres://, postgresql:// or sqlite:// URL".into(),
+                    });
+                }
+                Some(Secret::new(v.trim()))
+            }
+        };
         let http = pick("http", file.http, DEFAULT_HTTP);
         let http_addr = parse_addr(&http, "http")?;
         let sip = pick("sip", file.sip, DEFAULT_SIP);
@@ -505,6 +535,7 @@ impl Config {
             testing_lead_secs,
             recording,
             data_dir: PathBuf::from(data.value),
+            store,
             http: http_addr,
             sip: sip_addr,
             rtp_ports,
@@ -577,6 +608,7 @@ impl Layers {
             }
         };
         push("data", "data", "--data", "DAIS_DATA", &cli.data);
+        push("store", "store", "--store", "DAIS_STORE", &cli.store);
         push("http", "http", "--http", "DAIS_HTTP", &cli.http);
         push("sip", "sip", "--sip", "DAIS_SIP", &cli.sip);
         push(
@@ -697,10 +729,30 @@ mod tests {
             ("testing_lead_secs = -1", "testing_lead_secs"),
             ("demo = \"yes\"", "demo"),
             ("console_language = \"fr\"", "console_language"),
+            ("store = \"mysql://u:pw@h/db\"", "store"),
         ] {
             let e = file(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn the_store_url_is_taken_and_never_shown() {
+        let c = file("store = \"postgres://dais:s3cret-pw@127.0.0.1:5432/dais\"\n").unwrap();
+        assert_eq!(
+            c.store.as_ref().map(Secret::expose),
+            Some("postgres://dais:s3cret-pw@127.0.0.1:5432/dais")
+        );
+        assert!(!format!("{c:?}").contains("s3cret-pw"));
+        assert!(
+            Config::defaults().store.is_none(),
+            "SQLite in the data dir by default"
+        );
+        // A refused value is named by its key, not echoed (it may carry a password).
+        let e = file("store = \"mysql://u:hunter22@h/db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store") && !e.contains("hunter22"), "{e}");
     }
 
     #[test]
