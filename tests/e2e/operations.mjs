@@ -65,8 +65,11 @@ async function as(user, pw = PW) {
 const nav = (page) => page.$$eval('.top a[id^="nav-"]', (as) => as.map((a) => a.id.slice(4)));
 
 async function open(page, screen) {
+  // What is on screen now is stale: wait for the screen rendered after this click, not an
+  // earlier render of the same screen that has not been replaced yet.
+  await page.evaluate(() => document.querySelectorAll('#main [id]').forEach((e) => e.setAttribute('data-stale', '1')));
   await page.click(`#nav-${screen}`);
-  await page.waitForSelector(`#${screen}`);
+  await page.waitForSelector(`#${screen}:not([data-stale])`);
 }
 
 const out = { ok: false };
@@ -145,8 +148,14 @@ for (const [i, [user, next, label]] of stages.entries()) {
   // The applicant sees the stage move on.
   await chair.click('#nav-meetings');
   await open(chair, 'bookings');
-  const r = chair.locator(`#booking-list tr[data-booking="${booking}"]`);
-  check((await r.getAttribute('data-status')) === next, `after ${user}: ${await r.getAttribute('data-status')}`);
+  // Waits for the re-rendered list: the previous one can still be on screen for a moment.
+  const r = chair.locator(`#booking-list tr[data-booking="${booking}"][data-status="${next}"]`);
+  try {
+    await r.waitFor({ timeout: 10000 });
+  } catch {
+    const now = await chair.locator(`#booking-list tr[data-booking="${booking}"]`).getAttribute('data-status');
+    check(false, `after ${user}: ${now}`);
+  }
   check((await r.locator('.bk-status').textContent()) === label, `stage label after ${user}`);
   check((await r.locator('.opinions li').count()) === i + 1, `${i + 1} opinions shown`);
   check((await r.locator('.opinions li').last().textContent()).includes(`agreed by ${user}`), 'the opinion text shown');
