@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::append_in;
+use crate::audit::{append_in, append_ok_in};
 use crate::{AuditEvent, AuditResult, Operator, OperatorId, Role, Session, Store, StoreError};
 
 /// The user name of the first account, created by [`Store::ensure_admin`].
@@ -197,18 +197,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor: "system",
-                action: "operator.create",
-                target: ADMIN_USERNAME,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, "system", "operator.create", ADMIN_USERNAME, now).await?;
         tx.commit().await?;
         tracing::info!(
             username = ADMIN_USERNAME,
@@ -270,18 +259,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| crate::error::conflict_or(e, || format!("operator {username}")))?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "operator.create",
-                target: username,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, "operator.create", username, now).await?;
         tx.commit().await?;
         Ok(Operator {
             id: OperatorId(id),
@@ -354,20 +332,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: if disabled {
-                    "operator.disable"
-                } else {
-                    "operator.enable"
-                },
-                target: username,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
+            actor,
+            if disabled {
+                "operator.disable"
+            } else {
+                "operator.enable"
             },
+            username,
+            now,
         )
         .await?;
         tx.commit().await?;

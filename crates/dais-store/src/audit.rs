@@ -91,6 +91,28 @@ pub(crate) async fn append_in(
     Ok(id)
 }
 
+/// [`append_in`] for the common case: a successful action by `actor`, not from the network.
+pub(crate) async fn append_ok_in(
+    conn: &mut sqlx::AnyConnection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    at: i64,
+) -> Result<i64, StoreError> {
+    append_in(
+        conn,
+        &AuditEvent {
+            actor,
+            action,
+            target,
+            at,
+            from: None,
+            result: AuditResult::Ok,
+        },
+    )
+    .await
+}
+
 fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         id: row.try_get("id")?,

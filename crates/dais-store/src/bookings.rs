@@ -12,11 +12,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::append_in;
+use crate::audit::append_ok_in;
 use crate::meetings::{insert_meeting_in, validate_number};
-use crate::{
-    ApprovalStage, AuditEvent, AuditResult, MeetingState, NewMeeting, Store, StoreError, VenueId,
-};
+use crate::{ApprovalStage, MeetingState, NewMeeting, Store, StoreError, VenueId};
 
 /// The first number given to a meeting created from a booking without a wanted number.
 pub const FIRST_ALLOCATED_NUMBER: u64 = 8001;
@@ -342,16 +340,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: "booking.create",
-                target: &format!("booking {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
+            actor,
+            "booking.create",
+            &format!("booking {id}"),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -531,18 +525,7 @@ impl Store {
             if approved { "approve" } else { "reject" },
             stage.as_str()
         );
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: &action,
-                target: &format!("booking {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, &action, &format!("booking {id}"), now).await?;
         tx.commit().await?;
         self.booking(id)
             .await?

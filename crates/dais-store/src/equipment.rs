@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::audit::append_in;
-use crate::{AuditEvent, AuditResult, Store, StoreError, VenueId};
+use crate::audit::append_ok_in;
+use crate::{Store, StoreError, VenueId};
 
 /// A venue's equipment is checked every this many seconds (30 days: "monthly").
 pub const CHECK_INTERVAL_SECS: i64 = 30 * 24 * 3600;
@@ -229,6 +229,42 @@ const FAULT_COLUMNS: &str = "SELECT id, venue_id, reported_by, description, stat
 const MOVE_COLUMNS: &str = "SELECT id, venue_id, requested_by, description, status, test_by, \
                             test_notes, created_at, updated_at FROM equipment_moves";
 
+/// The two kinds of per-venue ticket: they share their insert and audit path.
+#[derive(Debug, Clone, Copy)]
+enum Ticket {
+    Fault,
+    Move,
+}
+
+impl Ticket {
+    fn insert_sql(self) -> &'static str {
+        match self {
+            Ticket::Fault => {
+                "INSERT INTO equipment_faults (venue_id, reported_by, description, status, \
+                 opened_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id"
+            }
+            Ticket::Move => {
+                "INSERT INTO equipment_moves (venue_id, requested_by, description, status, \
+                 created_at, updated_at) VALUES ($1, $2, $3, 'requested', $4, $5) RETURNING id"
+            }
+        }
+    }
+
+    fn audit_action(self) -> &'static str {
+        match self {
+            Ticket::Fault => "equipment.fault.open",
+            Ticket::Move => "equipment.move.request",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Ticket::Fault => "fault",
+            Ticket::Move => "move",
+        }
+    }
+}
+
 impl Store {
     async fn venue_exists(
         conn: &mut sqlx::AnyConnection,
@@ -241,6 +277,39 @@ impl Store {
         found.map(|_| ()).ok_or_else(|| StoreError::NotFound {
             what: format!("venue {venue}"),
         })
+    }
+
+    /// Files a fault or a move request (the same shape: a venue, who filed it, a description)
+    /// and audits it, in one write transaction. Returns the new id.
+    async fn open_ticket(
+        &self,
+        kind: Ticket,
+        actor: &str,
+        venue: VenueId,
+        description: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        text("description", description, false)?;
+        let mut tx = self.begin_write().await?;
+        Self::venue_exists(&mut tx, venue).await?;
+        let id: i64 = sqlx::query_scalar(kind.insert_sql())
+            .bind(venue.0)
+            .bind(actor)
+            .bind(description)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        append_ok_in(
+            &mut tx,
+            actor,
+            kind.audit_action(),
+            &format!("{} {id}", kind.noun()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Records a monthly check of `venue`'s equipment.
@@ -271,16 +340,12 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: "equipment.check",
-                target: &format!("venue {venue}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
+            actor,
+            "equipment.check",
+            &format!("venue {venue}"),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -363,33 +428,9 @@ impl Store {
         description: &str,
         now: i64,
     ) -> Result<Fault, StoreError> {
-        text("description", description, false)?;
-        let mut tx = self.begin_write().await?;
-        Self::venue_exists(&mut tx, venue).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO equipment_faults (venue_id, reported_by, description, status, \
-             opened_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
-        )
-        .bind(venue.0)
-        .bind(actor)
-        .bind(description)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "equipment.fault.open",
-                target: &format!("fault {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        let id = self
+            .open_ticket(Ticket::Fault, actor, venue, description, now)
+            .await?;
         Ok(Fault {
             id,
             venue,
@@ -471,16 +512,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: &format!("equipment.fault.{}", to.as_str()),
-                target: &format!("fault {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
+            actor,
+            &format!("equipment.fault.{}", to.as_str()),
+            &format!("fault {id}"),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -502,33 +539,9 @@ impl Store {
         description: &str,
         now: i64,
     ) -> Result<EquipmentMove, StoreError> {
-        text("description", description, false)?;
-        let mut tx = self.begin_write().await?;
-        Self::venue_exists(&mut tx, venue).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO equipment_moves (venue_id, requested_by, description, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, 'requested', $4, $5) RETURNING id",
-        )
-        .bind(venue.0)
-        .bind(actor)
-        .bind(description)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "equipment.move.request",
-                target: &format!("move {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        let id = self
+            .open_ticket(Ticket::Move, actor, venue, description, now)
+            .await?;
         Ok(EquipmentMove {
             id,
             venue,
@@ -619,20 +632,16 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: if passed {
-                    "equipment.move.test_passed"
-                } else {
-                    "equipment.move.test_failed"
-                },
-                target: &format!("move {id}"),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
+            actor,
+            if passed {
+                "equipment.move.test_passed"
+            } else {
+                "equipment.move.test_failed"
             },
+            &format!("move {id}"),
+            now,
         )
         .await?;
         tx.commit().await?;

@@ -5,12 +5,9 @@ use std::collections::HashSet;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::append_in;
+use crate::audit::append_ok_in;
 use crate::error::conflict_or;
-use crate::{
-    AuditEvent, AuditResult, Meeting, MeetingId, MeetingState, NewMeeting, Store, StoreError,
-    VenueId,
-};
+use crate::{Meeting, MeetingId, MeetingState, NewMeeting, Store, StoreError, VenueId};
 
 pub(crate) fn validate_number(number: &str) -> Result<(), StoreError> {
     if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -64,18 +61,7 @@ pub(crate) async fn insert_meeting_in(
         .execute(&mut *conn)
         .await?;
     }
-    append_in(
-        &mut *conn,
-        &AuditEvent {
-            actor,
-            action: "meeting.create",
-            target: m.number,
-            at: now,
-            from: None,
-            result: AuditResult::Ok,
-        },
-    )
-    .await?;
+    append_ok_in(&mut *conn, actor, "meeting.create", m.number, now).await?;
     Ok(id)
 }
 
@@ -204,18 +190,7 @@ impl Store {
             });
         }
         let action = format!("meeting.state.{}", state.as_str());
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: &action,
-                target: number,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, &action, number, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::append_in;
+use crate::audit::{append_in, append_ok_in};
 use crate::{AuditEvent, AuditResult, Store, StoreError};
 
 /// A recording to index.
@@ -209,18 +209,7 @@ impl Store {
         .await
         .map_err(|e| crate::error::conflict_or(e, || format!("recording {}", r.path)))?;
         let target = format!("recording {id} of meeting {}", r.meeting);
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor: "system",
-                action: "recording.archive",
-                target: &target,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, "system", "recording.archive", &target, now).await?;
         tx.commit().await?;
         self.recording(id)
             .await?
@@ -300,18 +289,7 @@ impl Store {
             });
         }
         let target = format!("recording {id}: {reason}");
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "recording.delete",
-                target: &target,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, "recording.delete", &target, now).await?;
         tx.commit().await?;
         Ok(())
     }

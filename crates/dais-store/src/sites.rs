@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::audit::append_in;
+use crate::audit::append_ok_in;
 use crate::error::conflict_or;
-use crate::{AuditEvent, AuditResult, Role, Store, StoreError};
+use crate::{Role, Store, StoreError};
 
 /// One of a site's two administrator slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -182,18 +182,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "site.create",
-                target: name,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, "site.create", name, now).await?;
         tx.commit().await?;
         let vacant = SlotHolder {
             operator: None,
@@ -374,16 +363,12 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        append_in(
+        append_ok_in(
             &mut tx,
-            &AuditEvent {
-                actor,
-                action: &format!("site.slot.{}", reason.as_str()),
-                target: &format!("site {site} slot {}", slot.as_str()),
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
+            actor,
+            &format!("site.slot.{}", reason.as_str()),
+            &format!("site {site} slot {}", slot.as_str()),
+            now,
         )
         .await?;
         tx.commit().await?;

@@ -5,11 +5,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::append_in;
+use crate::audit::append_ok_in;
 use crate::error::conflict_or;
-use crate::{
-    AuditEvent, AuditResult, DigestHa1, NewVenue, Store, StoreError, Venue, VenueId, VenueKind,
-};
+use crate::{DigestHa1, NewVenue, Store, StoreError, Venue, VenueId, VenueKind};
 
 /// HA1 = H(username ":" realm ":" password), RFC 7616 §3.4.2 (RFC 8760 for SHA-256).
 fn ha1<D: Digest>(user: &str, realm: &str, password: &str) -> String {
@@ -130,18 +128,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, || format!("venue {} / SIP user {}", v.name, v.sip_user)))?;
-        append_in(
-            &mut tx,
-            &AuditEvent {
-                actor,
-                action: "venue.create",
-                target: v.name,
-                at: now,
-                from: None,
-                result: AuditResult::Ok,
-            },
-        )
-        .await?;
+        append_ok_in(&mut tx, actor, "venue.create", v.name, now).await?;
         tx.commit().await?;
         Ok(Venue {
             id: VenueId(id),

@@ -151,6 +151,20 @@ impl Scope {
             .map_or_else(|| id.to_string(), |v| v.name.clone())
     }
 
+    /// The items of venues this scope covers, as DTOs.
+    fn visible<T, D>(
+        &self,
+        items: &[T],
+        venue: impl Fn(&T) -> VenueId,
+        dto: fn(&Scope, &T) -> D,
+    ) -> Vec<D> {
+        items
+            .iter()
+            .filter(|t| self.covers(venue(t)))
+            .map(|t| dto(self, t))
+            .collect()
+    }
+
     fn covers(&self, id: VenueId) -> bool {
         match &self.site {
             None => true,
@@ -253,6 +267,26 @@ fn due_dto(s: &Scope, d: &CheckDue) -> CheckDueDto {
     }
 }
 
+/// Files a fault or a move request at a venue in the caller's scope: refusals and store
+/// errors are audited the same way for both.
+async fn file_at_venue<T, D, Fut>(
+    state: &AppState,
+    who: &AuthedOperator,
+    action: &str,
+    req: &NewVenueNoteRequest,
+    dto: fn(&Scope, &T) -> D,
+    file: impl FnOnce(VenueId) -> Fut,
+) -> Result<(StatusCode, Json<D>), ApiError>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let (s, id) = venue_in_scope(state, who, action, &req.venue).await?;
+    match file(id).await {
+        Ok(t) => Ok((StatusCode::CREATED, Json(dto(&s, &t)))),
+        Err(e) => Err(audited(state, who, action, &format!("venue {}", req.venue), e).await),
+    }
+}
+
 fn fault_dto(s: &Scope, f: &Fault) -> FaultDto {
     FaultDto {
         id: f.id,
@@ -330,16 +364,8 @@ pub async fn list_checks(
     who: AuthedOperator,
 ) -> Result<Json<Vec<CheckDto>>, ApiError> {
     let s = scope(&state, &who, "equipment.read", "checks", false).await?;
-    Ok(Json(
-        state
-            .store
-            .list_checks()
-            .await?
-            .iter()
-            .filter(|c| s.covers(c.venue))
-            .map(|c| check_dto(&s, c))
-            .collect(),
-    ))
+    let items = state.store.list_checks().await?;
+    Ok(Json(s.visible(&items, |c| c.venue, check_dto)))
 }
 
 /// The reminder list: venues whose monthly check falls due within a week or is overdue, most
@@ -358,16 +384,8 @@ pub async fn due(
     who: AuthedOperator,
 ) -> Result<Json<Vec<CheckDueDto>>, ApiError> {
     let s = scope(&state, &who, "equipment.read", "checks due", false).await?;
-    Ok(Json(
-        state
-            .store
-            .checks_due(unix_now())
-            .await?
-            .iter()
-            .filter(|d| s.covers(d.venue))
-            .map(|d| due_dto(&s, d))
-            .collect(),
-    ))
+    let items = state.store.checks_due(unix_now()).await?;
+    Ok(Json(s.visible(&items, |d| d.venue, due_dto)))
 }
 
 /// Report a fault on a venue's equipment (it starts `open`).
@@ -388,16 +406,19 @@ pub async fn report_fault(
     who: AuthedOperator,
     ApiJson(req): ApiJson<NewVenueNoteRequest>,
 ) -> Result<(StatusCode, Json<FaultDto>), ApiError> {
-    const ACTION: &str = "equipment.fault.open";
-    let (s, id) = venue_in_scope(&state, &who, ACTION, &req.venue).await?;
-    match state
-        .store
-        .report_fault(&who.operator.username, id, &req.description, unix_now())
-        .await
-    {
-        Ok(f) => Ok((StatusCode::CREATED, Json(fault_dto(&s, &f)))),
-        Err(e) => Err(audited(&state, &who, ACTION, &format!("venue {}", req.venue), e).await),
-    }
+    file_at_venue(
+        &state,
+        &who,
+        "equipment.fault.open",
+        &req,
+        fault_dto,
+        |venue| {
+            state
+                .store
+                .report_fault(&who.operator.username, venue, &req.description, unix_now())
+        },
+    )
+    .await
 }
 
 /// Every fault, newest first (a site administrator: their site's venues).
@@ -415,16 +436,8 @@ pub async fn list_faults(
     who: AuthedOperator,
 ) -> Result<Json<Vec<FaultDto>>, ApiError> {
     let s = scope(&state, &who, "equipment.read", "faults", false).await?;
-    Ok(Json(
-        state
-            .store
-            .list_faults()
-            .await?
-            .iter()
-            .filter(|f| s.covers(f.venue))
-            .map(|f| fault_dto(&s, f))
-            .collect(),
-    ))
+    let faults = state.store.list_faults().await?;
+    Ok(Json(s.visible(&faults, |f| f.venue, fault_dto)))
 }
 
 /// Move a fault on: open → in_repair → fixed or reported_to_it_centre (directly from open
@@ -502,16 +515,19 @@ pub async fn request_move(
     who: AuthedOperator,
     ApiJson(req): ApiJson<NewVenueNoteRequest>,
 ) -> Result<(StatusCode, Json<MoveDto>), ApiError> {
-    const ACTION: &str = "equipment.move.request";
-    let (s, id) = venue_in_scope(&state, &who, ACTION, &req.venue).await?;
-    match state
-        .store
-        .request_move(&who.operator.username, id, &req.description, unix_now())
-        .await
-    {
-        Ok(m) => Ok((StatusCode::CREATED, Json(move_dto(&s, &m)))),
-        Err(e) => Err(audited(&state, &who, ACTION, &format!("venue {}", req.venue), e).await),
-    }
+    file_at_venue(
+        &state,
+        &who,
+        "equipment.move.request",
+        &req,
+        move_dto,
+        |venue| {
+            state
+                .store
+                .request_move(&who.operator.username, venue, &req.description, unix_now())
+        },
+    )
+    .await
 }
 
 /// Every move request, newest first (a site administrator: their site's venues).
@@ -529,16 +545,8 @@ pub async fn list_moves(
     who: AuthedOperator,
 ) -> Result<Json<Vec<MoveDto>>, ApiError> {
     let s = scope(&state, &who, "equipment.read", "moves", false).await?;
-    Ok(Json(
-        state
-            .store
-            .list_moves()
-            .await?
-            .iter()
-            .filter(|m| s.covers(m.venue))
-            .map(|m| move_dto(&s, m))
-            .collect(),
-    ))
+    let moves = state.store.list_moves().await?;
+    Ok(Json(s.visible(&moves, |m| m.venue, move_dto)))
 }
 
 /// Record the joint test call with the province after a move (IT centre only). A passed call
