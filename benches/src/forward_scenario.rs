@@ -111,7 +111,7 @@ impl ForwardScenario {
             for fwd in f.iter() {
                 apply(&fwd, buf);
                 for group in fwd.groups {
-                    group.apply(buf);
+                    group.apply(&fwd.rewrite, buf);
                     dests += black_box(group.destinations()).len();
                 }
             }

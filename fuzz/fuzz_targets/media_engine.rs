@@ -207,7 +207,7 @@ fn route(e: &mut Engine, now: Instant, from: SocketAddr, buf: &mut Vec<u8>) {
             apply(&fwd, buf);
             feed_ssrcs.push((fwd.feed, fwd.rewrite.ssrc));
             for g in fwd.groups {
-                g.apply(buf);
+                g.apply(&fwd.rewrite, buf);
                 let _ = g.destinations().len();
             }
         }

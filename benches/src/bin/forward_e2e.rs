@@ -77,7 +77,7 @@ impl Forwarder for EngineForwarder {
             for fw in forwards.iter() {
                 apply(&fw, buf);
                 for group in fw.groups {
-                    group.apply(buf);
+                    group.apply(&fw.rewrite, buf);
                     sent += io.send_all(buf, group.destinations());
                 }
             }

@@ -35,7 +35,7 @@
 //!         for fwd in forwards.iter() {
 //!             apply(&fwd, &mut buf); // SSRC, sequence, timestamp, marker: once per feed
 //!             for group in fwd.groups {
-//!                 group.apply(&mut buf); // payload type, once per group
+//!                 group.apply(&fwd.rewrite, &mut buf); // payload type (and a moved receiver's numbering)
 //!                 send(group.payload_type(), group.destinations(), &buf); // sendmmsg
 //!             }
 //!         }
@@ -67,7 +67,7 @@ mod types;
 pub use engine::{Engine, FeedInfo};
 pub use error::{DropCounts, DropReason, MediaError};
 pub use events::{EngineStats, KeyframeVia, LegStats, MediaEvent, SourceQuality};
-pub use routed::{DestGroup, Forward, Forwards, LocalSocket, Routed, Transmit, apply};
+pub use routed::{DestGroup, Forward, Forwards, LocalSocket, Routed, Translation, Transmit, apply};
 pub use switching::Rewrite;
 pub use types::{
     AudioParams, AudioRoute, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId,

@@ -3,18 +3,48 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use dais_rtp::{rewrite_header, set_marker, set_payload_type};
+use dais_rtp::{Ssrc, rewrite_header, set_marker, set_payload_type};
 
 use crate::engine::Feed;
 use crate::error::DropReason;
 use crate::switching::Rewrite;
 use crate::types::{FeedId, LegId};
 
-/// The receivers of one feed that share a payload type: one `set_payload_type`, then one
-/// batched send to all of `destinations`.
+/// How a receiver that moved between feeds keeps its one stream: its own SSRC, and fixed
+/// offsets from the feed's numbering to the numbering it has been seeing (D25).
+///
+/// A receiver that only ever watched one feed has none: it gets the feed's header as is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Translation {
+    /// The SSRC this receiver has known since its first feed.
+    pub ssrc: Ssrc,
+    /// Added to the feed's sequence number.
+    pub seq_delta: u16,
+    /// Added to the feed's timestamp.
+    pub ts_delta: u32,
+}
+
+impl Translation {
+    /// The header values this receiver gets for a packet the feed numbered `r`.
+    #[inline]
+    pub fn map(&self, r: &Rewrite) -> (Ssrc, u16, u32) {
+        (
+            self.ssrc,
+            r.sequence.wrapping_add(self.seq_delta),
+            r.timestamp.wrapping_add(self.ts_delta),
+        )
+    }
+}
+
+/// The receivers of one feed that share a payload type and a header: one write of the
+/// group's header, then one batched send to all of `destinations`.
+///
+/// Receivers that never changed feed share one group per payload type; a receiver that moved
+/// here from another feed has its own [`Translation`] and so its own group (D25).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestGroup {
     pub(crate) payload_type: u8,
+    pub(crate) translation: Option<Translation>,
     pub(crate) destinations: Vec<SocketAddr>,
 }
 
@@ -24,15 +54,27 @@ impl DestGroup {
         self.payload_type
     }
 
+    /// The translation these receivers need, if they moved here from another feed.
+    pub fn translation(&self) -> Option<Translation> {
+        self.translation
+    }
+
     /// Their RTP addresses.
     pub fn destinations(&self) -> &[SocketAddr] {
         &self.destinations
     }
 
-    /// Writes this group's payload type into an already rewritten packet.
+    /// Writes this group's payload type, SSRC, sequence number and timestamp into a packet
+    /// of the forward numbered `rewrite`. Every write is absolute, so groups can be applied
+    /// one after the other to the same buffer.
     #[inline]
-    pub fn apply(&self, buf: &mut [u8]) {
+    pub fn apply(&self, rewrite: &Rewrite, buf: &mut [u8]) {
         set_payload_type(buf, self.payload_type);
+        let (ssrc, seq, ts) = match &self.translation {
+            Some(t) => t.map(rewrite),
+            None => (rewrite.ssrc, rewrite.sequence, rewrite.timestamp),
+        };
+        rewrite_header(buf, ssrc, seq, ts);
     }
 }
 
@@ -56,8 +98,9 @@ impl Forward<'_> {
     }
 }
 
-/// Rewrites SSRC, sequence number, timestamp and marker in place. Payload types are per
-/// group: call [`DestGroup::apply`] before each group's send. Applying several forwards of the
+/// Rewrites SSRC, sequence number, timestamp and marker in place: the feed's header, as the
+/// recording tap and the retransmission cache keep it. Payload types and receivers' own
+/// numbering are per group: call [`DestGroup::apply`] before each group's send. Applying several forwards of the
 /// same packet one after the other is fine: every write is absolute.
 #[inline]
 pub fn apply(forward: &Forward<'_>, buf: &mut [u8]) {

@@ -69,6 +69,12 @@ impl OutputClock {
         }
     }
 
+    /// The last emitted sequence number and timestamp, and when that timestamp was first
+    /// emitted (`None` before the first packet).
+    pub(crate) fn last(&self) -> (u16, u32, Option<Instant>) {
+        (self.highest_seq, self.last_ts, self.last_ts_at)
+    }
+
     /// The output timestamp of "now", extrapolated from the last emitted one.
     pub(crate) fn timestamp_at(&self, now: Instant, clock_rate: u32) -> u32 {
         match self.last_ts_at {
@@ -83,7 +89,7 @@ impl OutputClock {
 /// Wall-clock gap in RTP ticks, at least 1 so that the new source's first frame never shares
 /// a timestamp with the old source's last one, and capped well below half the timestamp space
 /// so that wrapping comparisons downstream still see it as "later".
-fn ticks(gap: Duration, clock_rate: u32) -> u32 {
+pub(crate) fn ticks(gap: Duration, clock_rate: u32) -> u32 {
     let t = gap.as_nanos().saturating_mul(u128::from(clock_rate)) / 1_000_000_000;
     t.clamp(1, (i32::MAX / 2) as u128) as u32
 }

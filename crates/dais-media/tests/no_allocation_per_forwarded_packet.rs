@@ -85,7 +85,7 @@ fn forward_allocations(subscribers: u32) -> (u64, usize) {
                 for fwd in f.iter() {
                     apply(&fwd, &mut buf);
                     for g in fwd.groups {
-                        g.apply(&mut buf);
+                        g.apply(&fwd.rewrite, &mut buf);
                         sends += std::hint::black_box(g.destinations()).len();
                     }
                 }

@@ -33,6 +33,11 @@ pub struct SimStats {
     pub keyframe_requests: AtomicU64,
     /// Video packets of its own picture received back (a venue must never see itself).
     pub self_views: AtomicU64,
+    /// Times the SSRC of the video it receives changed (one call is one stream: D25).
+    pub video_ssrc_changes: AtomicU64,
+    /// Video packets whose sequence number did not follow the previous one's (a gap or a
+    /// jump within one stream; on loopback there is no loss to explain one).
+    pub video_seq_breaks: AtomicU64,
 }
 
 struct Running {
@@ -216,6 +221,7 @@ pub async fn run_venue(
     video_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 2048];
+    let mut last_video: Option<(u32, u16)> = None;
     loop {
         tokio::select! {
             _ = stop.changed() => {
@@ -264,6 +270,16 @@ pub async fn run_venue(
                             if p.venue == venue_no {
                                 stats.self_views.fetch_add(1, Ordering::Relaxed);
                             }
+                            match last_video {
+                                Some((ssrc, _)) if ssrc != h.ssrc.0 => {
+                                    stats.video_ssrc_changes.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Some((_, seq)) if h.sequence != seq.wrapping_add(1) => {
+                                    stats.video_seq_breaks.fetch_add(1, Ordering::Relaxed);
+                                }
+                                _ => {}
+                            }
+                            last_video = Some((h.ssrc.0, h.sequence));
                         }
                     }
                     _ => {}

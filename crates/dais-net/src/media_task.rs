@@ -46,7 +46,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use crate::udp::{FanOut, RecvBatch};
+use crate::udp::{FanOut, HEAD, RecvBatch};
 
 mod audio;
 pub use audio::{AudioEvent, AudioLevel, MixedAudio};
@@ -442,6 +442,7 @@ pub fn spawn_with_mixer(
         rtcp,
         batch: RecvBatch::new(RECV_BATCH),
         fanout: FanOut::new(),
+        heads: Vec::new(),
         events,
         counters: counters.clone(),
         legs: Vec::new(),
@@ -471,6 +472,8 @@ struct MediaTask {
     rtcp: UdpSocket,
     batch: RecvBatch,
     fanout: FanOut,
+    /// Per group of the forward being sent: its header (D25).
+    heads: Vec<[u8; HEAD]>,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<IoCounters>,
     /// The engine's legs, for statistics snapshots (commands are rare; a Vec is enough).
@@ -700,19 +703,41 @@ impl MediaTask {
                     sink.video(now, buf);
                     tapped = true;
                 }
-                for group in fw.groups {
-                    group.apply(buf);
-                    let dests = group.destinations();
-                    match self.fanout.send_except(&self.rtp, buf, dests, Some(from)) {
-                        Ok(n) => {
-                            sent += n as u64;
-                            dropped += (dests.len() - n) as u64;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            dropped += dests.len() as u64;
-                        }
-                        Err(_) => errors += 1,
+                let total = fw.destination_count();
+                let result = match fw.groups {
+                    [] => Ok(0),
+                    [group] => {
+                        group.apply(&fw.rewrite, buf);
+                        self.fanout
+                            .send_except(&self.rtp, buf, group.destinations(), Some(from))
                     }
+                    // Several payload types, or receivers with their own numbering (D25):
+                    // one head per group, one shared body, still one sendmmsg per 64.
+                    groups if buf.len() >= HEAD => {
+                        self.heads.clear();
+                        for group in groups {
+                            let mut head = [0u8; HEAD];
+                            head.copy_from_slice(&buf[..HEAD]);
+                            group.apply(&fw.rewrite, &mut head);
+                            self.heads.push(head);
+                        }
+                        self.fanout.send_headed(
+                            &self.rtp,
+                            &self.heads,
+                            |i| groups[i].destinations(),
+                            &buf[HEAD..],
+                            Some(from),
+                        )
+                    }
+                    _ => Ok(0),
+                };
+                match result {
+                    Ok(n) => {
+                        sent += n as u64;
+                        dropped += (total - n) as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += total as u64,
+                    Err(_) => errors += 1,
                 }
             }
             if tapped {

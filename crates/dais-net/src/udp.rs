@@ -104,10 +104,17 @@ impl RecvBatch {
     }
 }
 
+/// The bytes at the front of a forwarded datagram that may differ between its receivers: the
+/// RTP fixed header (payload type, sequence number, timestamp, SSRC).
+pub const HEAD: usize = 12;
+
 /// Reusable scratch space for sending one datagram to many destinations.
 #[derive(Debug)]
 pub struct FanOut {
     addrs: Vec<SockAddr>,
+    /// For [`FanOut::send_headed`]: each address's part, and its index over all parts.
+    part_of: Vec<usize>,
+    index_of: Vec<usize>,
     #[cfg(target_os = "linux")]
     sys: sys::SendScratch,
 }
@@ -123,6 +130,8 @@ impl FanOut {
     pub fn new() -> FanOut {
         FanOut {
             addrs: Vec::with_capacity(SEND_CHUNK),
+            part_of: Vec::with_capacity(SEND_CHUNK),
+            index_of: Vec::with_capacity(SEND_CHUNK),
             #[cfg(target_os = "linux")]
             sys: sys::SendScratch::new(),
         }
@@ -203,6 +212,84 @@ impl FanOut {
             }
         }
         Ok(sent)
+    }
+}
+
+impl FanOut {
+    /// Sends one datagram to the destinations of every part `i` (`dests(i)` for each of
+    /// `heads`), each destination getting `heads[i]` followed by `body` (the datagram without
+    /// its first [`HEAD`] bytes): receivers whose headers differ (their own payload type, or
+    /// their own SSRC and numbering after moving between feeds) still share one `sendmmsg`
+    /// per 64 destinations and no copy of the body. Skips `except` like
+    /// [`FanOut::send_except`].
+    ///
+    /// Returns how many destinations, counted over the parts in order, were sent to (or
+    /// skipped); fewer than all means the send buffer filled up.
+    ///
+    /// # Errors
+    /// As [`FanOut::send`].
+    pub fn send_headed<'a>(
+        &mut self,
+        socket: &impl AsFd,
+        heads: &[[u8; HEAD]],
+        dests: impl Fn(usize) -> &'a [SocketAddr],
+        body: &[u8],
+        except: Option<SocketAddr>,
+    ) -> io::Result<usize> {
+        let total: usize = (0..heads.len()).map(|i| dests(i).len()).sum();
+        let mut all = (0..heads.len())
+            .flat_map(|i| dests(i).iter().map(move |a| (i, *a)))
+            .enumerate();
+        let mut done = 0;
+        while done < total {
+            self.addrs.clear();
+            self.part_of.clear();
+            self.index_of.clear();
+            let mut end = done;
+            for (g, (part, addr)) in all.by_ref() {
+                end = g + 1;
+                if Some(addr) == except {
+                    continue;
+                }
+                self.addrs.push(SockAddr::from(addr));
+                self.part_of.push(part);
+                self.index_of.push(g);
+                if self.addrs.len() == SEND_CHUNK {
+                    break;
+                }
+            }
+            if self.addrs.is_empty() {
+                done = end;
+                continue;
+            }
+            #[cfg(target_os = "linux")]
+            let n = self
+                .sys
+                .send_headed(socket, heads, &self.part_of, body, &self.addrs);
+            #[cfg(not(target_os = "linux"))]
+            let n = {
+                // One syscall per datagram, with a copy: portability, not speed.
+                let sock = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
+                let mut sent = 0;
+                for (addr, part) in self.addrs.iter().zip(&self.part_of) {
+                    let mut d = heads[*part].to_vec();
+                    d.extend_from_slice(body);
+                    match addr.as_socket().map(|to| sock.send_to(&d, to)) {
+                        Some(Ok(_)) | None => sent += 1,
+                        Some(Err(_)) => break,
+                    }
+                }
+                Ok::<usize, io::Error>(sent)
+            };
+            match n {
+                Ok(n) if n == self.addrs.len() => done = end,
+                // Partial: resume at the first destination the kernel did not take.
+                Ok(n) => return Ok(self.index_of[n]),
+                Err(e) if done > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -325,6 +412,8 @@ mod sys {
     pub(super) struct SendScratch {
         hdrs: Vec<libc::mmsghdr>,
         iov: libc::iovec,
+        /// Per message: its head, then the shared body (`send_headed`).
+        iovs: Vec<[libc::iovec; 2]>,
     }
 
     // SAFETY: as for RecvScratch: pointers are rebuilt before every syscall.
@@ -334,13 +423,67 @@ mod sys {
         pub(super) fn new() -> SendScratch {
             // SAFETY: all-zero is a valid value for these plain C structs.
             let zero_hdr: libc::mmsghdr = unsafe { zeroed() };
+            let zero_iov = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
             SendScratch {
                 hdrs: vec![zero_hdr; SEND_CHUNK],
-                iov: libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                },
+                iov: zero_iov,
+                iovs: vec![[zero_iov; 2]; SEND_CHUNK],
             }
+        }
+
+        /// One message per `dests[i]`: `parts[part_of[i]].head` then `body`.
+        pub(super) fn send_headed(
+            &mut self,
+            socket: &impl AsFd,
+            heads: &[[u8; super::HEAD]],
+            part_of: &[usize],
+            body: &[u8],
+            dests: &[SockAddr],
+        ) -> io::Result<usize> {
+            let n = dests.len().min(SEND_CHUNK).min(part_of.len());
+            for i in 0..n {
+                let Some(head) = heads.get(part_of[i]) else {
+                    return Err(io::Error::from(io::ErrorKind::InvalidInput));
+                };
+                // The kernel only reads through iov_base for sendmmsg.
+                self.iovs[i] = [
+                    libc::iovec {
+                        iov_base: head.as_ptr() as *mut libc::c_void,
+                        iov_len: head.len(),
+                    },
+                    libc::iovec {
+                        iov_base: body.as_ptr() as *mut libc::c_void,
+                        iov_len: body.len(),
+                    },
+                ];
+                // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
+                let mut hdr: libc::msghdr = unsafe { zeroed() };
+                hdr.msg_name = dests[i].as_ptr() as *mut libc::c_void;
+                hdr.msg_namelen = dests[i].len();
+                hdr.msg_iov = self.iovs[i].as_mut_ptr();
+                hdr.msg_iovlen = 2;
+                self.hdrs[i] = libc::mmsghdr {
+                    msg_hdr: hdr,
+                    msg_len: 0,
+                };
+            }
+            // SAFETY: headers point at `heads`, `body` and `dests`, all alive for the
+            // call, and at `self.iovs`, which is not touched until it returns.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    socket.as_fd().as_raw_fd(),
+                    self.hdrs.as_mut_ptr(),
+                    n as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(rc as usize)
         }
 
         pub(super) fn send(
@@ -434,6 +577,39 @@ mod tests {
         );
         for (i, r) in receivers.iter().enumerate().filter(|(i, _)| *i != 65) {
             assert_eq!(r.recv_from(&mut buf).unwrap().0, 1, "receiver {i}");
+        }
+    }
+
+    #[test]
+    fn send_headed_gives_each_part_its_own_head_in_shared_calls() {
+        let tx = bound();
+        let receivers: Vec<UdpSocket> = (0..100).map(|_| bound()).collect();
+        let dests: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
+        // Three parts: 70 plain receivers (two chunks), one alone, 29 with a third head; the
+        // source among the first is skipped.
+        let heads = [[1u8; HEAD], [2u8; HEAD], [3u8; HEAD]];
+        let parts = [&dests[..70], &dests[70..71], &dests[71..]];
+        let mut fan = FanOut::new();
+        let skip = dests[5];
+        let sent = fan
+            .send_headed(&tx, &heads, |i| parts[i], b"shared body", Some(skip))
+            .unwrap();
+        assert_eq!(sent, 100);
+        let mut buf = [0u8; 64];
+        for (i, r) in receivers.iter().enumerate() {
+            if i == 5 {
+                r.set_nonblocking(true).unwrap();
+                assert!(r.recv_from(&mut buf).is_err(), "the source got its packet");
+                continue;
+            }
+            let (n, _) = r.recv_from(&mut buf).unwrap();
+            let want = match i {
+                0..70 => heads[0],
+                70 => heads[1],
+                _ => heads[2],
+            };
+            assert_eq!(&buf[..HEAD], &want, "receiver {i}");
+            assert_eq!(&buf[HEAD..n], b"shared body", "receiver {i}");
         }
     }
 

@@ -287,7 +287,8 @@ async fn an_auditor_cannot_switch_and_nothing_changes() {
 
 /// The old broadcaster goes back to the broadcast picture, which still shows it until the new
 /// broadcaster's keyframe arrives: it must wait for the cut-over rather than see itself
-/// (found by the load generator's `self_views` count).
+/// (found by the load generator's `self_views` count), and across all these moves each
+/// venue's video stays one stream (one SSRC, no sequence gap).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
     let w = World::start().await;
@@ -319,6 +320,18 @@ async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
             stats.self_views.load(Ordering::Relaxed),
             0,
             "{v} was shown its own picture"
+        );
+        // Becoming and ceasing to be the broadcaster moved it between feeds: its decoder
+        // still saw one stream, with no sequence gap (D25).
+        assert_eq!(
+            stats.video_ssrc_changes.load(Ordering::Relaxed),
+            0,
+            "{v} saw its video SSRC change"
+        );
+        assert_eq!(
+            stats.video_seq_breaks.load(Ordering::Relaxed),
+            0,
+            "{v} saw a sequence gap"
         );
     }
     w.meeting.shutdown().await;

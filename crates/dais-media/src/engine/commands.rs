@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{AddrRole, Engine, Feed, FeedInfo, KINDS, Leg, Source, Urgency, pending_target};
+use super::{
+    AddrRole, Engine, Feed, FeedInfo, KINDS, Leg, Removed, Source, Urgency, pending_target,
+};
 use crate::cache::RetransmitCache;
 use crate::error::MediaError;
 use crate::events::{LegStats, MediaEvent};
@@ -55,6 +57,7 @@ impl Engine {
                 watchers: [Vec::new(), Vec::new()],
                 subscriptions: Vec::new(),
                 audio_route: AudioRoute::Feeds,
+                resume: [None, None],
                 stats: LegStats::default(),
             },
         );
@@ -168,15 +171,24 @@ impl Engine {
                 continue;
             };
             let kind = feed.kind;
-            if let Some(pt) = old.payload_type(kind) {
-                feed.remove_destination(pt, old.rtp_addr);
-            }
+            let was = match old.payload_type(kind) {
+                Some(pt) => feed.remove_destination(pt, old.rtp_addr),
+                None => Removed::Absent,
+            };
             match cfg.payload_type(kind) {
-                Some(pt) if cfg.recv => feed.add_destination(pt, cfg.rtp_addr),
+                // The receiver keeps its place and its own numbering (D25).
+                Some(pt) if cfg.recv => feed.restore(pt, cfg.rtp_addr, was),
                 _ => {
                     feed.subscribers.retain(|l| *l != leg);
+                    let resume = match was {
+                        Removed::Destination(t) => Some(feed.resume_point(t)),
+                        _ => None,
+                    };
                     if let Some(l) = self.legs.get_mut(&leg) {
                         l.subscriptions.retain(|f| *f != fid);
+                        if resume.is_some() {
+                            l.resume[kind.index()] = resume;
+                        }
                     }
                 }
             }
@@ -304,9 +316,16 @@ impl Engine {
             return;
         };
         self.feed_by_ssrc.remove(&f.ssrc.0);
-        for leg in f.subscribers {
+        let mut f = f;
+        for leg in std::mem::take(&mut f.subscribers) {
             if let Some(l) = self.legs.get_mut(&leg) {
                 l.subscriptions.retain(|x| *x != feed);
+                // Its next feed continues the stream it was receiving here.
+                if let Some(pt) = l.cfg.payload_type(f.kind)
+                    && let Removed::Destination(t) = f.remove_destination(pt, l.cfg.rtp_addr)
+                {
+                    l.resume[f.kind.index()] = Some(f.resume_point(t));
+                }
             }
         }
         let k = f.kind.index();
@@ -381,9 +400,10 @@ impl Engine {
             });
         }
         let addr = l.cfg.rtp_addr;
+        let resume = l.resume[kind.index()];
         let f = self.feed_mut(feed)?;
         f.subscribers.push(leg);
-        f.join(now, pt, addr);
+        f.join(now, pt, addr, resume);
         let shown = f.state.shown();
         if let Some(l) = self.legs.get_mut(&leg) {
             l.subscriptions.push(feed);
@@ -407,11 +427,20 @@ impl Engine {
             return;
         }
         let cfg = l.cfg;
+        let mut resume = None;
         if let Ok(f) = self.feed_mut(feed) {
             f.subscribers.retain(|x| *x != leg);
-            if let Some(pt) = cfg.payload_type(f.kind) {
-                f.remove_destination(pt, cfg.rtp_addr);
+            if let Some(pt) = cfg.payload_type(f.kind)
+                && let Removed::Destination(t) = f.remove_destination(pt, cfg.rtp_addr)
+            {
+                // Its next feed continues the stream it was receiving here (D25).
+                resume = Some((f.kind.index(), f.resume_point(t)));
             }
+        }
+        if let Some((k, r)) = resume
+            && let Some(l) = self.legs.get_mut(&leg)
+        {
+            l.resume[k] = Some(r);
         }
     }
 

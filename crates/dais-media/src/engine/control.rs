@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use dais_rtp::{Ssrc, set_payload_type};
+use dais_rtp::{Ssrc, rewrite_header, set_payload_type};
 
 use super::{Engine, Health, MediaKind, Urgency};
 use crate::error::DropReason;
 use crate::events::{EngineStats, LegStats, MediaEvent, SourceQuality};
-use crate::routed::{LocalSocket, Transmit};
+use crate::routed::{LocalSocket, Translation, Transmit};
 use crate::rtcp;
 use crate::switching::{FeedState, Gate};
 use crate::timers::Timer;
@@ -65,13 +65,29 @@ impl Engine {
         }
     }
 
-    /// A receiver's PLI/FIR names a feed's SSRC: translate it to the feed's source.
+    /// The feed `leg` receives whose SSRC, as that leg knows it, is `media` (a receiver that
+    /// moved between feeds keeps its first SSRC, D25), with the leg's translation. Only feeds
+    /// the leg receives: otherwise anyone could aim us at a third party's stream.
+    fn feed_seen_by(&self, leg: LegId, media: u32) -> Option<(FeedId, Option<Translation>)> {
+        let l = self.legs.get(&leg)?;
+        l.subscriptions.iter().find_map(|&fid| {
+            let f = self.feed(fid).ok()?;
+            let pt = l.cfg.payload_type(f.kind)?;
+            let (ssrc, t) = f.seen_by(pt, l.cfg.rtp_addr);
+            (ssrc.0 == media).then_some((fid, t))
+        })
+    }
+
+    /// A receiver's PLI/FIR names the SSRC it sees: translate it to the feed's source.
     fn receiver_wants_keyframe(&mut self, now: Instant, leg: LegId, media: u32) {
-        let Some(&fid) = self.feed_by_ssrc.get(&media) else {
-            return;
-        };
+        if let Some((fid, _)) = self.feed_seen_by(leg, media) {
+            self.feed_wants_keyframe(now, fid);
+        }
+    }
+
+    fn feed_wants_keyframe(&mut self, now: Instant, fid: FeedId) {
         let Ok(feed) = self.feed(fid) else { return };
-        if !feed.subscribers.contains(&leg) || feed.kind != MediaKind::Video {
+        if feed.kind != MediaKind::Video {
             return;
         }
         match feed.state {
@@ -88,15 +104,8 @@ impl Engine {
     pub fn keyframe_wanted_by(&mut self, now: Instant, leg: LegId) {
         self.touch(now);
         let Some(l) = self.legs.get(&leg) else { return };
-        let feeds: Vec<u32> = l
-            .subscriptions
-            .iter()
-            .filter_map(|f| self.feed(*f).ok())
-            .filter(|f| f.kind == MediaKind::Video)
-            .map(|f| f.ssrc.0)
-            .collect();
-        for ssrc in feeds {
-            self.receiver_wants_keyframe(now, leg, ssrc);
+        for fid in l.subscriptions.clone() {
+            self.feed_wants_keyframe(now, fid);
         }
     }
 
@@ -108,28 +117,30 @@ impl Engine {
         self.request_keyframe(now, leg, Urgency::Receiver);
     }
 
-    /// Retransmit NACKed packets from the feed's cache, with the receiver's payload type.
+    /// Retransmit NACKed packets from the feed's cache, with the receiver's payload type and,
+    /// for a receiver that moved between feeds, its own numbering.
     fn answer_nack(&mut self, leg: LegId, media: u32, lost: &[u16]) {
-        let Some(&fid) = self.feed_by_ssrc.get(&media) else {
+        let Some((fid, t)) = self.feed_seen_by(leg, media) else {
             return;
         };
         let Some(l) = self.legs.get(&leg) else { return };
         let Some(Some(feed)) = self.feeds.get(fid.0 as usize) else {
             return;
         };
-        // Only receivers of the feed: otherwise anyone could aim us at a third party.
-        if !feed.subscribers.contains(&leg) {
-            return;
-        }
         let Some(pt) = l.cfg.payload_type(feed.kind) else {
             return;
         };
         let dest = l.cfg.rtp_addr;
         for &seq in lost {
-            match feed.cache.get(seq) {
+            let feed_seq = t.map_or(seq, |t| seq.wrapping_sub(t.seq_delta));
+            match feed.cache.get(feed_seq) {
                 Some(pkt) => {
                     let mut v = pkt.to_vec();
                     set_payload_type(&mut v, pt);
+                    if let (Some(t), Some(ts)) = (t, v.get(4..8)) {
+                        let ts = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
+                        rewrite_header(&mut v, t.ssrc, seq, ts.wrapping_add(t.ts_delta));
+                    }
                     self.transmits.push_back(Transmit {
                         socket: LocalSocket::Rtp,
                         destination: dest,
@@ -301,10 +312,25 @@ impl Engine {
                 } else {
                     LocalSocket::Rtp
                 };
+                // A receiver that moved here knows the stream by its own SSRC and timeline.
+                let translated = l
+                    .cfg
+                    .payload_type(f.kind)
+                    .and_then(|pt| f.seen_by(pt, l.cfg.rtp_addr).1);
+                let contents = match translated {
+                    Some(t) => rtcp::sender_report(
+                        t.ssrc,
+                        ntp,
+                        rtp_time.wrapping_add(t.ts_delta),
+                        f.packets_sent,
+                        f.octets_sent,
+                    ),
+                    None => sr.clone(),
+                };
                 self.transmits.push_back(Transmit {
                     socket,
                     destination: l.cfg.rtcp_destination(),
-                    contents: sr.clone().unwrap_or_default(),
+                    contents: contents.unwrap_or_default(),
                 });
             }
         }

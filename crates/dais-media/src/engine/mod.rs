@@ -12,12 +12,14 @@ use dais_rtp::{
 use crate::cache::RetransmitCache;
 use crate::error::DropReason;
 use crate::events::{EngineStats, KeyframeVia, LegStats, MediaEvent};
-use crate::routed::{DestGroup, ForwardItem, Forwards, LocalSocket, Routed, Transmit};
+use crate::routed::{DestGroup, ForwardItem, Forwards, LocalSocket, Routed, Translation, Transmit};
 use crate::rtcp;
 
 mod commands;
 mod control;
-use crate::switching::{Decision, FeedState, Gate, OutputClock, PacketInfo, Shown, SwitchCause};
+use crate::switching::{
+    Decision, FeedState, Gate, OutputClock, PacketInfo, Rewrite, Shown, SwitchCause, ticks,
+};
 use crate::timers::{Timer, Timers};
 use crate::types::{
     AudioRoute, EngineConfig, FeedId, KeyframeRequestMode, LegConfig, LegId, MediaKind,
@@ -141,7 +143,31 @@ struct Leg {
     subscriptions: Vec<FeedId>,
     /// Feeds or the shell's mixer.
     audio_route: AudioRoute,
+    /// By `MediaKind::index`: where this leg's stream of that kind stood when it last left a
+    /// feed it was receiving, so that the next feed continues it (D25).
+    resume: [Option<Resume>; 2],
     stats: LegStats,
+}
+
+/// The last packet a receiver got of its stream of one kind, as it saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Resume {
+    ssrc: Ssrc,
+    seq: u16,
+    ts: u32,
+    /// When that timestamp went out (`None`: nothing went out yet).
+    at: Option<Instant>,
+}
+
+/// Where a receiver stood on a feed it is taken off.
+#[derive(Clone, Copy, Debug)]
+enum Removed {
+    /// It was still waiting for its first packet.
+    Joining(Joiner),
+    /// It was receiving, with this translation.
+    Destination(Option<Translation>),
+    /// It was not on the feed.
+    Absent,
 }
 
 /// What `route_rtp` decided for a packet that was not dropped.
@@ -175,69 +201,182 @@ pub(crate) struct Feed {
     report_scheduled: bool,
 }
 
-/// A receiver waiting for the next keyframe of a running feed.
+/// A receiver waiting for its first packet of a feed.
 #[derive(Debug, Clone, Copy)]
 struct Joiner {
     payload_type: u8,
     addr: SocketAddr,
     since: Instant,
+    /// Its stream so far, when it comes from another feed.
+    resume: Option<Resume>,
+    /// Starts on the next packet of any kind (audio, or a feed showing nothing yet); else on
+    /// the next keyframe or after the switch timeout.
+    any_packet: bool,
 }
 
 impl Feed {
-    /// Starts `addr` on this feed: at once, or (video with a picture running) at its next
-    /// keyframe, so that a receiver's first packet always starts a decodable picture.
-    fn join(&mut self, now: Instant, pt: u8, addr: SocketAddr) {
-        if self.kind == MediaKind::Video && self.state.shown().is_some() {
+    /// Starts `addr` on this feed: at once, or at the next packet when the receiver's stream
+    /// continues from another feed (its numbering is fixed on that packet), or (video with a
+    /// picture running) at its next keyframe, so that a receiver's first packet always starts
+    /// a decodable picture.
+    fn join(&mut self, now: Instant, pt: u8, addr: SocketAddr, resume: Option<Resume>) {
+        let running = self.kind == MediaKind::Video && self.state.shown().is_some();
+        if running || resume.is_some() {
             self.joining.push(Joiner {
                 payload_type: pt,
                 addr,
                 since: now,
+                resume,
+                any_packet: !running,
             });
         } else {
-            self.add_destination(pt, addr);
+            self.add_destination(pt, addr, None);
         }
     }
 
-    /// Moves the waiting receivers to the destinations when this packet starts a picture
-    /// (`keyframe`, a cut-over) or they have waited `timeout`.
-    fn admit_joiners(&mut self, now: Instant, starts_picture: bool, timeout: Duration) {
+    /// Moves the waiting receivers to the destinations when this packet (numbered `rewrite`
+    /// on this feed, sent from `source`) starts a picture (`keyframe`, a cut-over), when they
+    /// wait for any packet, or when they have waited `timeout`.
+    ///
+    /// A receiver is never started on its own packets: the fan-out does not send them back
+    /// to it (D24), so its stream would begin with a gap. A venue going back to the broadcast
+    /// feed while the feed still shows it starts at the cut-over to the new broadcaster.
+    fn admit_joiners(
+        &mut self,
+        now: Instant,
+        starts_picture: bool,
+        timeout: Duration,
+        rewrite: &Rewrite,
+        clock_rate: u32,
+        source: SocketAddr,
+    ) {
         if self.joining.is_empty() {
             return;
         }
         let mut i = 0;
         while i < self.joining.len() {
             let j = self.joining[i];
-            if starts_picture || now >= j.since + timeout {
+            if j.addr != source && (starts_picture || j.any_packet || now >= j.since + timeout) {
                 self.joining.swap_remove(i);
-                self.add_destination(j.payload_type, j.addr);
+                let t = j
+                    .resume
+                    .and_then(|r| self.continuation(r, rewrite, now, clock_rate));
+                self.add_destination(j.payload_type, j.addr, t);
             } else {
                 i += 1;
             }
         }
     }
 
-    fn add_destination(&mut self, pt: u8, addr: SocketAddr) {
-        match self.groups.iter_mut().find(|g| g.payload_type == pt) {
+    /// The translation that makes `rewrite` the packet right after `r` in the receiver's
+    /// stream: next sequence number, timestamp advanced by the wall-clock gap. `None` when the
+    /// feed's own numbering already is that (the receiver comes back with nothing missed).
+    fn continuation(
+        &self,
+        r: Resume,
+        rewrite: &Rewrite,
+        now: Instant,
+        clock_rate: u32,
+    ) -> Option<Translation> {
+        let gap =
+            r.at.map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        let ts = r.ts.wrapping_add(ticks(gap, clock_rate.max(1)));
+        let t = Translation {
+            ssrc: r.ssrc,
+            seq_delta: r.seq.wrapping_add(1).wrapping_sub(rewrite.sequence),
+            ts_delta: ts.wrapping_sub(rewrite.timestamp),
+        };
+        (t.ssrc != self.ssrc || t.seq_delta != 0 || t.ts_delta != 0).then_some(t)
+    }
+
+    /// Where the stream of a receiver with translation `t` stands on this feed now.
+    fn resume_point(&self, t: Option<Translation>) -> Resume {
+        let (seq, ts, at) = self.out.last();
+        match t {
+            None => Resume {
+                ssrc: self.ssrc,
+                seq,
+                ts,
+                at,
+            },
+            Some(t) => Resume {
+                ssrc: t.ssrc,
+                seq: seq.wrapping_add(t.seq_delta),
+                ts: ts.wrapping_add(t.ts_delta),
+                at,
+            },
+        }
+    }
+
+    fn add_destination(&mut self, pt: u8, addr: SocketAddr, translation: Option<Translation>) {
+        match self
+            .groups
+            .iter_mut()
+            .find(|g| g.payload_type == pt && g.translation == translation)
+        {
             Some(g) => g.destinations.push(addr),
             None => self.groups.push(DestGroup {
                 payload_type: pt,
+                translation,
                 destinations: vec![addr],
             }),
         }
     }
 
-    fn remove_destination(&mut self, pt: u8, addr: SocketAddr) {
-        self.joining
-            .retain(|j| !(j.payload_type == pt && j.addr == addr));
-        if let Some(i) = self.groups.iter().position(|g| g.payload_type == pt) {
+    fn remove_destination(&mut self, pt: u8, addr: SocketAddr) -> Removed {
+        if let Some(i) = self
+            .joining
+            .iter()
+            .position(|j| j.payload_type == pt && j.addr == addr)
+        {
+            return Removed::Joining(self.joining.swap_remove(i));
+        }
+        for i in 0..self.groups.len() {
             let g = &mut self.groups[i];
+            if g.payload_type != pt {
+                continue;
+            }
             if let Some(j) = g.destinations.iter().position(|a| *a == addr) {
                 g.destinations.swap_remove(j);
-            }
-            if g.destinations.is_empty() {
-                self.groups.swap_remove(i);
+                let t = g.translation;
+                if g.destinations.is_empty() {
+                    self.groups.swap_remove(i);
+                }
+                return Removed::Destination(t);
             }
         }
+        Removed::Absent
+    }
+
+    /// Puts a receiver that changed address or payload type back where it was.
+    fn restore(&mut self, pt: u8, addr: SocketAddr, was: Removed) {
+        match was {
+            Removed::Joining(j) => self.joining.push(Joiner {
+                payload_type: pt,
+                addr,
+                ..j
+            }),
+            Removed::Destination(t) => self.add_destination(pt, addr, t),
+            Removed::Absent => self.add_destination(pt, addr, None),
+        }
+    }
+
+    /// The SSRC the receiver at (`pt`, `addr`) knows this feed by, and its translation.
+    fn seen_by(&self, pt: u8, addr: SocketAddr) -> (Ssrc, Option<Translation>) {
+        for g in &self.groups {
+            if let Some(t) = g.translation
+                && g.payload_type == pt
+                && g.destinations.contains(&addr)
+            {
+                return (t.ssrc, Some(t));
+            }
+        }
+        let joining = self
+            .joining
+            .iter()
+            .find(|j| j.payload_type == pt && j.addr == addr)
+            .and_then(|j| j.resume);
+        (joining.map_or(self.ssrc, |r| r.ssrc), None)
     }
 }
 
@@ -647,6 +786,7 @@ impl Engine {
             return Ok(RtpVerdict::Mixer);
         }
 
+        let source_addr = leg.cfg.rtp_addr;
         let watchers = &leg.watchers[k];
         if let Some(old) = changed_from {
             events.push_back(MediaEvent::SsrcChanged {
@@ -702,7 +842,14 @@ impl Engine {
                     cause,
                 } => {
                     // Everyone starts together on the new picture.
-                    feed.admit_joiners(now, true, cfg.switch_timeout);
+                    feed.admit_joiners(
+                        now,
+                        true,
+                        cfg.switch_timeout,
+                        &rewrite,
+                        clock_rate,
+                        source_addr,
+                    );
                     feed.epoch += 1;
                     feed.clock_rate = clock_rate;
                     if let Some(prev) = before.filter(|p| *p != leg_id) {
@@ -731,7 +878,14 @@ impl Engine {
                     rewrite
                 }
             };
-            feed.admit_joiners(now, info.keyframe, cfg.switch_timeout);
+            feed.admit_joiners(
+                now,
+                info.keyframe,
+                cfg.switch_timeout,
+                &rewrite,
+                clock_rate,
+                source_addr,
+            );
             feed.clock_rate = clock_rate;
             feed.cache.store(rewrite.sequence, buf, |b| {
                 rewrite_header(b, rewrite.ssrc, rewrite.sequence, rewrite.timestamp);

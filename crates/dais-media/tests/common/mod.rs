@@ -306,7 +306,7 @@ impl World {
                 for fwd in fwds.iter() {
                     apply(&fwd, &mut pkt);
                     for g in fwd.groups {
-                        g.apply(&mut pkt);
+                        g.apply(&fwd.rewrite, &mut pkt);
                         for d in g.destinations() {
                             deliveries.push((*d, pkt.clone()));
                         }

@@ -1,0 +1,48 @@
+//! The shell's fan-out of one forwarded packet to 64 receivers over loopback UDP (D25): every
+//! receiver on the feed's shared header (one `sendmmsg`), every receiver with a header of its
+//! own in one `sendmmsg` of two-iovec messages (`send_headed`, what a meeting where everyone has
+//! broadcast once costs), and the naive alternative, one `sendmmsg` per group.
+//!
+//! The receivers' queues overflow during the run; the kernel still does the whole send path for
+//! each datagram, which is what is measured. Compare the three in one run, not across machines.
+use std::hint::black_box;
+use std::net::{SocketAddr, UdpSocket};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dais_net::udp::{FanOut, HEAD};
+
+const RECEIVERS: usize = 64;
+
+fn fanout(c: &mut Criterion) {
+    let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    tx.set_nonblocking(true).expect("nonblocking");
+    let rx: Vec<UdpSocket> = (0..RECEIVERS)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let dests: Vec<SocketAddr> = rx.iter().map(|s| s.local_addr().expect("addr")).collect();
+    let pkt = vec![0x80u8; 1000];
+    let heads: Vec<[u8; HEAD]> = (0..RECEIVERS).map(|i| [i as u8; HEAD]).collect();
+    let mut fan = FanOut::new();
+
+    let mut g = c.benchmark_group("fanout");
+    g.throughput(Throughput::Elements(RECEIVERS as u64));
+    g.bench_function("64_shared_header", |b| {
+        b.iter(|| black_box(fan.send_except(&tx, &pkt, &dests, None)))
+    });
+    g.bench_function("64_own_headers_one_call", |b| {
+        b.iter(|| black_box(fan.send_headed(&tx, &heads, |i| &dests[i..i + 1], &pkt[HEAD..], None)))
+    });
+    g.bench_function("64_own_headers_call_per_group", |b| {
+        let mut buf = pkt.clone();
+        b.iter(|| {
+            for (i, head) in heads.iter().enumerate() {
+                buf[..HEAD].copy_from_slice(head);
+                let _ = black_box(fan.send_except(&tx, &buf, &dests[i..i + 1], None));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);
