@@ -1,7 +1,9 @@
 //! The shell's fan-out of one forwarded packet to 64 receivers over loopback UDP (D25): every
 //! receiver on the feed's shared header (one `sendmmsg`), every receiver with a header of its
 //! own in one `sendmmsg` of two-iovec messages (`send_headed`, what a meeting where everyone has
-//! broadcast once costs), and the naive alternative, one `sendmmsg` per group.
+//! broadcast once costs), and the naive alternative, one `sendmmsg` per group; then the audio
+//! mixer's frame (per-listener headers on one shared payload) batched against one `send_to`
+//! per listener.
 //!
 //! The receivers' queues overflow during the run; the kernel still does the whole send path for
 //! each datagram, which is what is measured. Compare the three in one run, not across machines.
@@ -38,6 +40,22 @@ fn fanout(c: &mut Criterion) {
             for (i, head) in heads.iter().enumerate() {
                 buf[..HEAD].copy_from_slice(head);
                 let _ = black_box(fan.send_except(&tx, &buf, &dests[i..i + 1], None));
+            }
+        })
+    });
+    // The mixer's frame: 172-byte G.711 packets, each listener its own header, one shared
+    // payload; before session 3 each went out with its own `send_to`.
+    let audio = vec![0xd5u8; 160];
+    g.bench_function("64_listeners_audio_one_call", |b| {
+        b.iter(|| black_box(fan.send_headed(&tx, &heads, |i| &dests[i..i + 1], &audio, None)))
+    });
+    g.bench_function("64_listeners_audio_send_to_each", |b| {
+        let mut buf = vec![0u8; HEAD + audio.len()];
+        buf[HEAD..].copy_from_slice(&audio);
+        b.iter(|| {
+            for (head, dest) in heads.iter().zip(&dests) {
+                buf[..HEAD].copy_from_slice(head);
+                let _ = black_box(tx.send_to(&buf, dest));
             }
         })
     });

@@ -433,6 +433,7 @@ pub fn spawn_with_mixer(
         mixer,
         mixed: HashMap::new(),
         mix_buf: vec![0; 1500],
+        mix_stage: audio::MixStage::default(),
         audio_events: audio_tx,
         levels: Vec::new(),
         published: published.clone(),
@@ -465,6 +466,8 @@ struct MediaTask {
     mixed: HashMap<LegId, MixedLeg>,
     /// One mixer packet at a time is written here and sent.
     mix_buf: Vec<u8>,
+    /// One frame's mixer packets, grouped by shared payload.
+    mix_stage: audio::MixStage,
     audio_events: mpsc::Sender<AudioEvent>,
     /// Level reports of the current interval, sent as one message.
     levels: Vec<AudioLevel>,

@@ -10,6 +10,7 @@ use dais_media::{AudioRoute, LegConfig, LegId, MediaError, MediaKind};
 use tracing::{debug, warn};
 
 use super::{MediaTask, MediaTaskError};
+use crate::udp::HEAD;
 
 /// Mixer frames run per wake-up at most: the mixer mixes one frame per call and skips ahead by
 /// itself when it is further behind than this.
@@ -267,11 +268,16 @@ impl MediaTask {
         self.mixer_events();
     }
 
-    /// Drains the mixer's packets: each is written into the scratch buffer and sent to its
-    /// leg. The mixer borrows payloads from its own buffers, so this must finish before the
-    /// next frame.
+    /// Drains the mixer's packets of one frame and sends them. Every listener has its own
+    /// header (SSRC, numbering) but most share a payload (the one encode of the full mix, or
+    /// of a speaker's mix-minus), so the packets are grouped by payload and each group goes
+    /// out as one `sendmmsg` per 64 listeners of header + shared payload, rather than one
+    /// syscall per listener. The mixer lends payloads from its own buffers until its next
+    /// frame: each distinct one is copied once into the stage.
     fn send_mix(&mut self) {
         let (mut sent, mut dropped) = (0u64, 0u64);
+        let st = &mut self.mix_stage;
+        st.begin();
         while let Some((v, pkt)) = self.mixer.poll_output() {
             let Some(dest) = self.mixed.get(&LegId(v.0)).and_then(|m| m.dest) else {
                 continue;
@@ -279,12 +285,31 @@ impl MediaTask {
             let Some(len) = pkt.write_rtp(&mut self.mix_buf) else {
                 continue;
             };
-            let Some(bytes) = self.mix_buf.get(..len) else {
+            let (Some(head), Some(payload)) = (
+                self.mix_buf
+                    .get(..HEAD)
+                    .and_then(|h| <[u8; HEAD]>::try_from(h).ok()),
+                self.mix_buf.get(HEAD..len),
+            ) else {
                 continue;
             };
-            match self.rtp.try_send_to(bytes, dest) {
-                Ok(_) => sent += 1,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += 1,
+            st.add(pkt.payload.as_ptr() as usize, payload, head, dest);
+        }
+        st.finish();
+        for (payload, heads, dests) in st.groups() {
+            let n = dests.len();
+            match self.fanout.send_headed(
+                &self.rtp,
+                heads,
+                |i| std::slice::from_ref(&dests[i]),
+                payload,
+                None,
+            ) {
+                Ok(k) => {
+                    sent += k as u64;
+                    dropped += (n - k) as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += n as u64,
                 Err(_) => {
                     self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -353,4 +378,121 @@ impl MediaTask {
 /// The mixer's id for a leg: the same number, so no table is needed either way.
 pub(super) fn venue(leg: LegId) -> VenueId {
     VenueId(leg.0)
+}
+
+/// One mixer frame's packets, grouped by shared payload for [`MediaTask::send_mix`]. Reused
+/// from frame to frame: nothing is allocated once the largest frame has been seen.
+#[derive(Debug, Default)]
+pub(super) struct MixStage {
+    /// Distinct payloads of this frame (the first `used` are live), with the address of the
+    /// mixer buffer each came from: payloads lent from one buffer are one payload.
+    payloads: Vec<(usize, Vec<u8>)>,
+    used: usize,
+    /// Per packet: its payload's index, its header, its listener.
+    rows: Vec<(usize, [u8; HEAD], SocketAddr)>,
+    heads: Vec<[u8; HEAD]>,
+    dests: Vec<SocketAddr>,
+    /// Per payload: its rows' range in `heads`/`dests`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl MixStage {
+    fn begin(&mut self) {
+        self.used = 0;
+        self.rows.clear();
+    }
+
+    fn add(&mut self, key: usize, payload: &[u8], head: [u8; HEAD], dest: SocketAddr) {
+        let live = &self.payloads[..self.used];
+        let idx = match live
+            .iter()
+            .position(|(k, p)| *k == key && p.as_slice() == payload)
+        {
+            Some(i) => i,
+            None => {
+                if self.used == self.payloads.len() {
+                    self.payloads.push((0, Vec::new()));
+                }
+                let slot = &mut self.payloads[self.used];
+                slot.0 = key;
+                slot.1.clear();
+                slot.1.extend_from_slice(payload);
+                self.used += 1;
+                self.used - 1
+            }
+        };
+        self.rows.push((idx, head, dest));
+    }
+
+    /// Lays the rows out payload by payload (unstable sort: no scratch allocation; the order
+    /// of listeners within a payload does not matter).
+    fn finish(&mut self) {
+        self.rows.sort_unstable_by_key(|r| r.0);
+        self.heads.clear();
+        self.dests.clear();
+        self.spans.clear();
+        self.spans.resize(self.used, (0, 0));
+        for (i, (idx, head, dest)) in self.rows.iter().enumerate() {
+            if self.spans[*idx].1 == 0 {
+                self.spans[*idx].0 = i;
+            }
+            self.spans[*idx].1 += 1;
+            self.heads.push(*head);
+            self.dests.push(*dest);
+        }
+    }
+
+    /// Each payload with its listeners' headers and addresses.
+    fn groups(&self) -> impl Iterator<Item = (&[u8], &[[u8; HEAD]], &[SocketAddr])> {
+        self.payloads[..self.used]
+            .iter()
+            .zip(&self.spans)
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|((_, p), (start, n))| {
+                (
+                    p.as_slice(),
+                    &self.heads[*start..start + n],
+                    &self.dests[*start..start + n],
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(p: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    #[test]
+    fn a_frame_is_grouped_by_shared_payload_and_reused_without_leftovers() {
+        let mut st = MixStage::default();
+        for frame in 0..2u8 {
+            st.begin();
+            // Listeners 1, 3, 4 hear the full mix (one buffer), 2 a speaker's mix-minus.
+            let full = [frame; 160];
+            let minus = [9u8; 160];
+            st.add(0x1000, &full, [1; HEAD], addr(1));
+            st.add(0x2000, &minus, [2; HEAD], addr(2));
+            st.add(0x1000, &full, [3; HEAD], addr(3));
+            st.add(0x1000, &full, [4; HEAD], addr(4));
+            st.finish();
+            let groups: Vec<_> = st.groups().collect();
+            assert_eq!(groups.len(), 2, "frame {frame}");
+            let (p, heads, dests) = groups[0];
+            assert_eq!(p, &full[..]);
+            let mut got: Vec<(u8, u16)> = heads
+                .iter()
+                .zip(dests)
+                .map(|(h, d)| (h[0], d.port()))
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, vec![(1, 1), (3, 3), (4, 4)]);
+            let (p, heads, dests) = groups[1];
+            assert_eq!(p, &minus[..]);
+            assert_eq!((heads[0][0], dests[0].port()), (2, 2));
+        }
+    }
 }
