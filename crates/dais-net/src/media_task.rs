@@ -434,6 +434,7 @@ pub fn spawn_with_mixer(
         mixed: HashMap::new(),
         mix_buf: vec![0; 1500],
         mix_stage: audio::MixStage::default(),
+        next_mix_report: Instant::now(),
         audio_events: audio_tx,
         levels: Vec::new(),
         published: published.clone(),
@@ -468,6 +469,8 @@ struct MediaTask {
     mix_buf: Vec<u8>,
     /// One frame's mixer packets, grouped by shared payload.
     mix_stage: audio::MixStage,
+    /// When the mix streams' sender reports are due.
+    next_mix_report: Instant,
     audio_events: mpsc::Sender<AudioEvent>,
     /// Level reports of the current interval, sent as one message.
     levels: Vec<AudioLevel>,

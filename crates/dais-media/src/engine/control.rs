@@ -153,6 +153,14 @@ impl Engine {
         }
     }
 
+    /// The NTP time the engine's sender reports carry for `now`. Other senders of the same
+    /// meeting (the shell's audio mixer) put it in theirs, so that receivers can line their
+    /// streams up (lip sync). The engine's origin is its first input; before that, `now` is
+    /// the origin.
+    pub fn ntp_time(&self, now: Instant) -> u64 {
+        self.ntp(now)
+    }
+
     fn ntp(&self, now: Instant) -> u64 {
         let d = now.saturating_duration_since(self.origin.unwrap_or(now));
         let secs = NTP_BASE_SECS + d.as_secs();

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use dais_audio::{Codec, MixerError, MixerEvent, VenueId};
 use dais_media::{AudioRoute, LegConfig, LegId, MediaError, MediaKind};
+use dais_rtp::Ssrc;
+use dais_rtp::rtcp::{SenderReport, build_sender_report};
 use tracing::{debug, warn};
 
 use super::{MediaTask, MediaTaskError};
@@ -102,6 +104,19 @@ pub(super) struct MixedLeg {
     source: bool,
     muted: bool,
     blocked: bool,
+    /// What its mix stream has carried so far, for its sender reports.
+    sent: Option<MixSent>,
+}
+
+/// A listener's mix stream as sent: the last packet's SSRC and timestamp, and the RFC 3550
+/// sender counts.
+#[derive(Debug, Clone, Copy)]
+struct MixSent {
+    ssrc: u32,
+    ts: u32,
+    at: Instant,
+    packets: u32,
+    octets: u32,
 }
 
 impl MediaTask {
@@ -133,6 +148,7 @@ impl MediaTask {
             source: cfg.send,
             muted,
             blocked,
+            sent: None,
         };
         if let Err(e) = self.add_to_mixer(leg, &m) {
             self.unmix(leg);
@@ -263,9 +279,46 @@ impl MediaTask {
             {
                 sink.audio(now, index, pcm);
             }
-            self.send_mix();
+            self.send_mix(now);
         }
         self.mixer_events();
+        if now >= self.next_mix_report {
+            self.next_mix_report = now + self.engine.config().rtcp_interval;
+            self.mix_reports(now);
+        }
+    }
+
+    /// Sender reports for every listener's mix stream, on the engine's NTP clock (the one its
+    /// video feeds' reports use), so that a venue can line the mixed audio up with the
+    /// picture (RFC 3550 §6.4.1).
+    fn mix_reports(&mut self, now: Instant) {
+        let ntp = self.engine.ntp_time(now);
+        for (leg, m) in &self.mixed {
+            let (Some(s), Some(cfg)) = (m.sent, self.engine.leg_config(*leg)) else {
+                continue;
+            };
+            let gap = now.saturating_duration_since(s.at);
+            let ticks = gap.as_nanos() * u128::from(m.audio.codec.clock_rate()) / 1_000_000_000;
+            let sr = SenderReport {
+                ssrc: Ssrc(s.ssrc),
+                ntp_time: ntp,
+                rtp_time: s.ts.wrapping_add(ticks as u32),
+                packet_count: s.packets,
+                octet_count: s.octets,
+                reports: Vec::new(),
+            };
+            let Ok(bytes) = build_sender_report(&sr) else {
+                continue;
+            };
+            let socket = if cfg.rtcp_addr.is_some() {
+                &self.rtcp
+            } else {
+                &self.rtp
+            };
+            if socket.try_send_to(&bytes, cfg.rtcp_destination()).is_err() {
+                self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Drains the mixer's packets of one frame and sends them. Every listener has its own
@@ -274,14 +327,25 @@ impl MediaTask {
     /// out as one `sendmmsg` per 64 listeners of header + shared payload, rather than one
     /// syscall per listener. The mixer lends payloads from its own buffers until its next
     /// frame: each distinct one is copied once into the stage.
-    fn send_mix(&mut self) {
+    fn send_mix(&mut self, now: Instant) {
         let (mut sent, mut dropped) = (0u64, 0u64);
         let st = &mut self.mix_stage;
         st.begin();
         while let Some((v, pkt)) = self.mixer.poll_output() {
-            let Some(dest) = self.mixed.get(&LegId(v.0)).and_then(|m| m.dest) else {
+            let Some(m) = self.mixed.get_mut(&LegId(v.0)) else {
                 continue;
             };
+            let Some(dest) = m.dest else { continue };
+            let s = m.sent.get_or_insert(MixSent {
+                ssrc: pkt.ssrc.0,
+                ts: pkt.timestamp,
+                at: now,
+                packets: 0,
+                octets: 0,
+            });
+            (s.ssrc, s.ts, s.at) = (pkt.ssrc.0, pkt.timestamp, now);
+            s.packets = s.packets.wrapping_add(1);
+            s.octets = s.octets.wrapping_add(pkt.payload.len() as u32);
             let Some(len) = pkt.write_rtp(&mut self.mix_buf) else {
                 continue;
             };

@@ -79,6 +79,10 @@ pub struct ToneVenue {
     pub freq: f32,
     heard: Arc<Mutex<Vec<i16>>>,
     pub packets_in: Arc<AtomicU64>,
+    /// The SSRC and timestamp of the last mixed packet it received.
+    pub last_in: Arc<Mutex<Option<(u32, u32)>>>,
+    /// The sender reports it received: (SSRC, RTP time, packet count).
+    pub sender_reports: Arc<Mutex<Vec<(u32, u32, u32)>>>,
     /// The SSRC of its uplink (extra packets must carry it).
     pub ssrc: u32,
     extra: mpsc::UnboundedSender<Vec<u8>>,
@@ -115,6 +119,9 @@ impl ToneVenue {
         let ssrc = tone.ssrc();
         let (extra, mut extra_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let (h, p) = (heard.clone(), packets_in.clone());
+        let last_in = Arc::new(Mutex::new(None));
+        let sender_reports = Arc::new(Mutex::new(Vec::new()));
+        let (li, srs) = (last_in.clone(), sender_reports.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -134,6 +141,14 @@ impl ToneVenue {
                     r = socket.recv_from(&mut buf) => {
                         let Ok((n, _)) = r else { continue };
                         let data = &buf[..n];
+                        if dais_rtp::classify(data) == dais_rtp::PacketClass::Rtcp {
+                            for p in dais_rtp::parse_compound(data).unwrap_or_default() {
+                                if let dais_rtp::RtcpPacket::SenderReport(sr) = p {
+                                    srs.lock().unwrap().push((sr.ssrc.0, sr.rtp_time, sr.packet_count));
+                                }
+                            }
+                            continue;
+                        }
                         if dais_rtp::classify(data) != dais_rtp::PacketClass::Rtp {
                             continue;
                         }
@@ -141,6 +156,7 @@ impl ToneVenue {
                         if hdr.payload_type != 0 {
                             continue;
                         }
+                        *li.lock().unwrap() = Some((hdr.ssrc.0, hdr.timestamp));
                         let payload = hdr.payload(data);
                         let out = &mut pcm[..payload.len()];
                         dais_audio::decode(Codec::Pcmu, payload, out);
@@ -155,6 +171,8 @@ impl ToneVenue {
             freq,
             heard,
             packets_in,
+            last_in,
+            sender_reports,
             ssrc,
             extra,
             stop,
