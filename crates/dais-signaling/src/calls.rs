@@ -755,11 +755,19 @@ impl Worker {
             let _ = self.core.reject_reinvite(now, call, 488);
             return;
         };
+        let te = media::telephone_event(&n.media);
         // Hold (sendonly/inactive), resume, a new address or codec: the leg follows, keeping
         // its place in the meeting. Answered once the meeting applied it.
         let cmd = self.cmd.clone();
         tokio::spawn(async move {
-            let result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
+            let mut result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
+            if result.is_ok() {
+                // A new codec may come with its own telephone-event payload type.
+                result = h
+                    .set_telephone_event(&venue, te)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
             let _ = cmd.send(Cmd::ReinviteApplied {
                 call,
                 answer,
@@ -923,8 +931,11 @@ impl Worker {
         let cfg = answer
             .ok_or(())
             .and_then(|a| negotiate(&a, &caps, 0).map_err(|_| ()))
-            .and_then(|n| leg_config(&n.media).map_err(|_| ()));
-        let Ok(cfg) = cfg else {
+            .and_then(|n| {
+                let te = media::telephone_event(&n.media);
+                leg_config(&n.media).map(|c| (c, te)).map_err(|_| ())
+            });
+        let Ok((cfg, te)) = cfg else {
             warn!(meeting = %number, %venue, ?dir, "the SDP answer has no usable media; BYE");
             self.end_call_locally(now, call, 488);
             if dir == Dir::Out {
@@ -939,6 +950,11 @@ impl Worker {
         let cmd = self.cmd.clone();
         tokio::spawn(async move {
             let result = h.leg_up(&venue, cfg).await.map_err(|e| e.to_string());
+            if result.is_ok()
+                && let Err(e) = h.set_telephone_event(&venue, te).await
+            {
+                debug!(%venue, error = %e, "telephone-event not set");
+            }
             let _ = cmd.send(Cmd::LegSetUp { call, result });
         });
     }

@@ -31,6 +31,15 @@ pub enum LegMediaError {
     NoUsableStream,
 }
 
+/// The RFC 4733 telephone-event payload type both sides agreed on for the accepted audio
+/// stream: the venue's key presses on it become DTMF events of the meeting, never audio.
+pub fn telephone_event(media: &[NegotiatedMedia]) -> Option<u8> {
+    media
+        .iter()
+        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some())
+        .and_then(|m| m.telephone_event)
+}
+
 /// The leg configuration for what was negotiated: the first accepted audio and video streams.
 ///
 /// The engine knows one source address per leg (D3); when a venue sends audio and video from

@@ -308,3 +308,63 @@ async fn delayed_offer_info_keyframe_requests_and_hold_resume_with_sipp() {
     svc.shutdown().await;
     h.shutdown().await;
 }
+
+/// A SIP venue that negotiated telephone-event presses a key: sipp plays SIPp's own capture of
+/// an RFC 4733 `1` (marker start, updates, three end packets). The meeting reports exactly one
+/// DTMF event for that venue; the packets are not mixed as audio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_pressed_at_a_sipp_venue_becomes_one_dtmf_event() {
+    init_tracing();
+    let dir = Arc::new(TestDir::default());
+    dir.add_venue("jinan", "pw-jinan");
+    let svc = start_service(&dir).await;
+    let h = start_meeting(
+        &dir,
+        "8120",
+        "province",
+        &["jinan".into()],
+        svc.dialer(),
+        RedialPolicy::default(),
+    )
+    .await;
+    let mut events = h.subscribe();
+    let d = sipp_dir(&[("jinan".into(), "pw-jinan".into())]);
+    let run = sipp(
+        d.path(),
+        vec![
+            "-sf".into(),
+            scenario("uac_auth_dtmf.xml").display().to_string(),
+            "-inf".into(),
+            "users.csv".into(),
+            "-s".into(),
+            "8120".into(),
+            "-m".into(),
+            "1".into(),
+            "-mp".into(),
+            free_port().to_string(),
+            "-p".into(),
+            free_port().to_string(),
+            svc.local_addr().to_string(),
+        ],
+    )
+    .await;
+    assert!(
+        run.status.success(),
+        "sipp failed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let mut digits = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(dais_net::meeting::MeetingEvent::Dtmf { venue, digit, .. }) => {
+                digits.push((venue.to_string(), digit));
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(digits, vec![("jinan".to_string(), '1')]);
+    svc.shutdown().await;
+    h.shutdown().await;
+}
