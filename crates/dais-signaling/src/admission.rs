@@ -56,10 +56,10 @@ pub(crate) async fn admission(
                 debug!(%venue, error = %e, "telephone-event not set");
             }
             Decision::Accept {
-            answer: Bytes::from(n.answer),
-            leg: Some(leg),
-            echo: None,
-            media: SocketAddr::new(caps.address, caps.audio_port),
+                answer: Bytes::from(n.answer),
+                leg: Some(leg),
+                echo: None,
+                media: SocketAddr::new(caps.address, caps.audio_port),
             }
         }
         Err(e @ (LegError::NotAdmitted(_) | LegError::Gone)) => reject(admit_status(&e)),

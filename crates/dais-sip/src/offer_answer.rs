@@ -150,6 +150,9 @@ pub struct NegotiatedMedia {
     pub payload_type: u8,
     /// telephone-event payload type, if agreed.
     pub telephone_event: Option<u8>,
+    /// The RFC 6464 audio-level header extension's id, if agreed (audio only): the venue's
+    /// own measure of its level, which the mixer prefers to computing one.
+    pub audio_level_ext: Option<u8>,
     /// H.264 `profile-level-id` we answered.
     pub h264_profile_level_id: Option<String>,
     /// Where to send RTP.
@@ -191,6 +194,21 @@ fn attrs<'a>(m: &'a MediaDescription, key: &'a str) -> impl Iterator<Item = &'a 
         .iter()
         .filter(move |a: &&Attribute| a.key.eq_ignore_ascii_case(key))
         .map(|a| a.value.as_deref().unwrap_or(""))
+}
+
+/// The RFC 6464 client-to-mixer audio level header extension.
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// The id the offer gives the audio-level extension (`a=extmap:<id>[/<direction>] <uri>`), if
+/// it is one the one-byte header form can carry (1-14, RFC 8285 §4.2), which every endpoint
+/// that sends it uses.
+fn audio_level_ext(m: &MediaDescription) -> Option<u8> {
+    attrs(m, "extmap").find_map(|v| {
+        let mut parts = v.split_whitespace();
+        let id = parts.next()?.split('/').next()?.parse::<u8>().ok()?;
+        let uri = parts.next()?;
+        (uri.eq_ignore_ascii_case(AUDIO_LEVEL_URI) && (1..=14).contains(&id)).then_some(id)
+    })
 }
 
 fn has_flag(m: &MediaDescription, key: &str) -> bool {
@@ -338,6 +356,7 @@ pub fn negotiate(
                 codec: None,
                 payload_type: fmt0.parse().unwrap_or(0),
                 telephone_event: None,
+                audio_level_ext: None,
                 h264_profile_level_id: None,
                 remote_rtp: None,
                 remote_rtcp: None,
@@ -360,6 +379,11 @@ pub fn negotiate(
                 .then(|| f.parse::<u8>().ok())
                 .flatten()
         });
+        let level_ext = if codec.is_audio() {
+            audio_level_ext(m)
+        } else {
+            None
+        };
         let pts = pt.to_string();
         let mut fb = Feedback::default();
         for v in per_pt(m, "rtcp-fb", &pts).chain(per_pt(m, "rtcp-fb", "*")) {
@@ -429,6 +453,9 @@ pub fn negotiate(
                 codec.clock_rate()
             );
         }
+        if let Some(id) = level_ext {
+            let _ = write!(body, "a=extmap:{id} {AUDIO_LEVEL_URI}\r\n");
+        }
         for (on, v) in [(fb.nack, "nack"), (fb.pli, "nack pli"), (fb.fir, "ccm fir")] {
             if on {
                 let _ = write!(body, "a=rtcp-fb:{pt} {v}\r\n");
@@ -444,6 +471,7 @@ pub fn negotiate(
             codec: Some(codec),
             payload_type: pt,
             telephone_event: te,
+            audio_level_ext: level_ext,
             h264_profile_level_id: plid,
             remote_rtp,
             remote_rtcp,
@@ -494,6 +522,7 @@ pub fn build_offer(caps: &Capabilities, session_id: u64) -> String {
         }
         s.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n");
         s.push_str("a=rtpmap:100 telephone-event/48000\r\na=fmtp:100 0-15\r\n");
+        let _ = write!(s, "a=extmap:1 {AUDIO_LEVEL_URI}\r\n");
         s.push_str("a=rtcp-mux\r\na=sendrecv\r\n");
     }
     if !caps.video.is_empty() {

@@ -154,3 +154,38 @@ fn our_offer_answers_itself_with_opus_and_h264() {
     assert!(n.media[1].feedback.nack && n.media[1].feedback.pli && n.media[1].feedback.fir);
     assert!(n.media.iter().all(|m| m.rtcp_mux));
 }
+
+#[test]
+fn the_audio_level_extension_is_agreed_with_the_offers_id_on_audio_only() {
+    let offer = "v=0\r\no=ep 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+a=extmap:3 urn:ietf:params:rtp-hdrext:toffset\r\n\
+a=extmap:5/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n\
+m=video 4002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n\
+a=extmap:5 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
+    let n = negotiate(offer.as_bytes(), &Capabilities::default(), 3).unwrap();
+    assert_eq!(n.media[0].audio_level_ext, Some(5));
+    assert_eq!(
+        n.media[1].audio_level_ext, None,
+        "video carries no audio level"
+    );
+    assert!(
+        n.answer
+            .contains("a=extmap:5 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n")
+    );
+    assert_eq!(n.answer.matches("a=extmap:").count(), 1, "{}", n.answer);
+
+    // Ids the one-byte form cannot carry, or garbage, are not agreed.
+    for bad in ["15", "0", "300", "x", ""] {
+        let o = offer.replace("a=extmap:5/sendonly", &format!("a=extmap:{bad}"));
+        let n = negotiate(o.as_bytes(), &Capabilities::default(), 3).unwrap();
+        assert_eq!(n.media[0].audio_level_ext, None, "id {bad:?}");
+        assert!(!n.answer.contains("ssrc-audio-level"), "id {bad:?}");
+    }
+
+    // Our own offer proposes it, and answers itself with it.
+    let ours = build_offer(&Capabilities::default(), 1);
+    let n = negotiate(ours.as_bytes(), &Capabilities::default(), 2).unwrap();
+    let audio = n.media.iter().find(|m| m.kind == "audio").unwrap();
+    assert_eq!(audio.audio_level_ext, Some(1));
+}
