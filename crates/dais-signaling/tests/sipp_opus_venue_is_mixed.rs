@@ -4,6 +4,7 @@
 //! sends a 600 Hz tone. The G.711 venue hears the Opus venue's tone; the Opus venue's Opus
 //! stream, decoded by libopus, carries the G.711 venue's tone and not its own.
 #![cfg(feature = "opus")]
+#![allow(clippy::print_stderr)] // the measured tone amplitudes are the test's report
 
 #[path = "../../dais-net/tests/audio_common/mod.rs"]
 mod audio_common;
