@@ -11,7 +11,7 @@ use dais_sip::{DialTarget, Uri};
 use tracing::{info, warn};
 
 use crate::error::DialError;
-use crate::media::{admit_status, leg_config, parse_target};
+use crate::media::{admit_status, announce_telephone_event, leg_config, parse_target};
 use crate::service::Decision;
 
 /// The meeting's answer to a dial-in: admission, SDP, leg.
@@ -49,12 +49,15 @@ pub(crate) async fn admission(
         return reject(488);
     };
     match h.leg_up(venue, cfg).await {
-        Ok(leg) => Decision::Accept {
-            answer: Bytes::from(n.answer),
-            leg: Some(leg),
-            echo: None,
-            media: SocketAddr::new(caps.address, caps.audio_port),
-        },
+        Ok(leg) => {
+            announce_telephone_event(h, venue, &n.media).await;
+            Decision::Accept {
+                answer: Bytes::from(n.answer),
+                leg: Some(leg),
+                echo: None,
+                media: SocketAddr::new(caps.address, caps.audio_port),
+            }
+        }
         Err(e @ (LegError::NotAdmitted(_) | LegError::Gone)) => reject(admit_status(&e)),
         Err(e) => {
             warn!(%venue, error = %e, "the media engine refused the leg");

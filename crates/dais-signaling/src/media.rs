@@ -103,6 +103,28 @@ pub fn leg_config(media: &[NegotiatedMedia]) -> Result<LegConfig, LegMediaError>
     })
 }
 
+/// The RFC 4733 telephone-event payload type negotiated with the leg's audio (the stream
+/// [`leg_config`] takes), if any: the meeting needs it so that key presses become DTMF events
+/// instead of packets of an unknown payload type.
+pub fn telephone_event(media: &[NegotiatedMedia]) -> Option<u8> {
+    media
+        .iter()
+        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some())?
+        .telephone_event
+}
+
+/// Tells the meeting the leg's telephone-event payload type (after `leg_up`/`leg_update`).
+/// Not fatal when it fails: the call works, only its key presses are not reported.
+pub async fn announce_telephone_event(
+    h: &dais_net::meeting::MeetingHandle,
+    venue: &dais_conference::VenueId,
+    media: &[NegotiatedMedia],
+) {
+    if let Err(e) = h.set_telephone_event(venue, telephone_event(media)).await {
+        tracing::debug!(%venue, error = %e, "telephone-event payload type not set");
+    }
+}
+
 /// The SIP answer to a refused admission or leg set-up.
 pub fn admit_status(e: &LegError) -> u16 {
     match e {

@@ -2,7 +2,8 @@
 //! `opus/48000/2` alone, ffmpeg encodes its 1000 Hz tone to Opus RTP (libopus, a real
 //! independent encoder) which leaves from the address its SDP announced, and a G.711 venue
 //! sends a 600 Hz tone. The G.711 venue hears the Opus venue's tone; the Opus venue's Opus
-//! stream, decoded by libopus, carries the G.711 venue's tone and not its own.
+//! stream, decoded by libopus, carries the G.711 venue's tone and not its own. A key press
+//! on the telephone-event payload type its SDP named becomes one `MeetingEvent::Dtmf`.
 #![cfg(feature = "opus")]
 #![allow(clippy::print_stderr)] // the measured tone amplitudes are the test's report
 
@@ -19,9 +20,11 @@ use audio_common::{AMPLITUDE, SENT_PEAK, ToneVenue, eventually, tone_amplitude};
 use common::{LOOPBACK, free_port, init_tracing, scenario, sipp, sipp_dir, start_service, stat};
 use dais_audio::opus::{Channels, Decoder};
 use dais_conference::ConferenceConfig;
+use dais_net::meeting::MeetingEvent;
 use tokio::net::UdpSocket;
 
 const OPUS_PT: u8 = 111;
+const TELEPHONE_EVENT: u8 = 101;
 const OPUS_TONE: f32 = 1000.0;
 const G711_TONE: f32 = 600.0;
 /// lavfi's `sine` source plays at 1/8 of full scale.
@@ -52,6 +55,7 @@ async fn sip_venue_offering_only_opus_is_mixed_with_a_g711_venue() {
         .unwrap()
         .insert("8300".into(), meeting.clone());
     let target = meeting.media().rtp_addr();
+    let mut events = meeting.subscribe();
 
     let jinan = ToneVenue::join(&meeting, "jinan", 1, G711_TONE, AMPLITUDE).await;
 
@@ -136,11 +140,16 @@ async fn sip_venue_offering_only_opus_is_mixed_with_a_g711_venue() {
         .spawn()
         .expect("ffmpeg runs (scripts/setup-test-deps.sh installs it)");
     let relayed = Arc::new(AtomicU64::new(0));
+    // ffmpeg's SSRC: the key press must come from the same stream (the engine's SSRC check).
+    let ffmpeg_ssrc = Arc::new(Mutex::new(None::<[u8; 4]>));
     {
-        let (sock, relayed) = (opus_sock.clone(), relayed.clone());
+        let (sock, relayed, ssrc) = (opus_sock.clone(), relayed.clone(), ffmpeg_ssrc.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             while let Ok((n, _)) = relay.recv_from(&mut buf).await {
+                if let Some(s) = buf.get(8..12) {
+                    *ssrc.lock().unwrap() = s.try_into().ok();
+                }
                 if sock.send_to(&buf[..n], target).await.is_ok() {
                     relayed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -163,6 +172,46 @@ async fn sip_venue_offering_only_opus_is_mixed_with_a_g711_venue() {
         async move { done }
     })
     .await;
+
+    // `#` pressed at the Opus venue: RFC 4733 start, update and three end packets (durations
+    // on the 48 kHz clock: 2880 = 60 ms), on the payload type its SDP named.
+    let ssrc = ffmpeg_ssrc.lock().unwrap().expect("ffmpeg's SSRC");
+    for (i, (end, duration)) in [
+        (false, 960u16),
+        (false, 1920),
+        (true, 2880),
+        (true, 2880),
+        (true, 2880),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = vec![0x80, TELEPHONE_EVENT | if i == 0 { 0x80 } else { 0 }];
+        p.extend_from_slice(&(9000 + i as u16).to_be_bytes());
+        p.extend_from_slice(&123_456u32.to_be_bytes());
+        p.extend_from_slice(&ssrc);
+        p.extend_from_slice(&[11, if end { 0x8a } else { 0x0a }]);
+        p.extend_from_slice(&duration.to_be_bytes());
+        opus_sock.send_to(&p, target).await.unwrap();
+    }
+    let mut digits = Vec::new();
+    eventually("the key press is reported", || {
+        while let Ok(ev) = events.try_recv() {
+            if let MeetingEvent::Dtmf {
+                venue,
+                digit,
+                duration_ms,
+            } = ev
+            {
+                digits.push((venue.to_string(), digit, duration_ms));
+            }
+        }
+        let n = digits.len();
+        async move { n >= 1 }
+    })
+    .await;
+    assert_eq!(digits, vec![("qingdao".to_string(), '#', 60)]);
+
     let _ = ffmpeg.kill();
     let ff = ffmpeg.wait_with_output().unwrap();
     jinan.stop();
