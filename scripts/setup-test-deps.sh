@@ -7,42 +7,25 @@
 # something is missing. Needs root (CI and the dev machines run as root) or sudo.
 set -euo pipefail
 
-# package -> a command it provides, or a file it installs (what we check for)
-declare -A wanted=(
-  [sip-tester]=sipp
-  [ffmpeg]=ffmpeg
+source "$(dirname "$0")/lib/packages.sh"
+
+# package=a command it provides, or a file it installs (what we check for)
+wanted=(
+  sip-tester=sipp
+  ffmpeg=ffmpeg
   # The web console's e2e test drives Debian's Chromium with playwright-core.
-  [chromium]=chromium
+  chromium=chromium
   # CJK glyphs, so the console's Chinese labels render in the screenshots.
-  [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
-  # dais-audio's `opus` feature links Debian's libopus, found through pkg-config.
-  [libopus-dev]=/usr/include/opus/opus.h
-  [pkg-config]=pkg-config
+  fonts-wqy-microhei=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+  # The audio mixer's Opus (daisd's default `opus` feature) links Debian's libopus, found
+  # through pkg-config (scripts/daisd.sh installs the same two).
+  libopus-dev=/usr/include/opus/opus.h
+  pkg-config=pkg-config
   # The dais-store suite's second run against PostgreSQL (scripts/postgres-test-server.sh). The
   # server's initdb, not just the client's directory; empty (so: missing) when absent.
-  [postgresql]="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -n1 || true)"
+  postgresql="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -n1 || true)"
 )
-
-missing=()
-for pkg in "${!wanted[@]}"; do
-  probe="${wanted[$pkg]}"
-  if [[ "$probe" == /* ]]; then
-    [ -e "$probe" ] || missing+=("$pkg")
-  elif ! command -v "$probe" >/dev/null 2>&1; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup-test-deps: all present (${!wanted[*]})"
-else
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "setup-test-deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+ensure_packages setup-test-deps "${wanted[@]}"
 
 # The console e2e test's JavaScript dependencies (playwright-core, pinned by the lock file; it
 # never downloads a browser). Skipped when the installed tree matches the lock file.

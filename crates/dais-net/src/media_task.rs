@@ -12,14 +12,14 @@
 //!    go to the meeting's controller over a channel.
 //!
 //! The task also owns the meeting's audio [`Mixer`]. Legs whose audio the mixer decodes (G.711,
-//! see [`MixedAudio::for_leg`]) are switched to [`AudioRoute::Mixed`]: the engine validates
+//! and Opus with the `opus` feature; see [`MixedAudio::for_leg`]) are switched to [`AudioRoute::Mixed`]: the engine validates
 //! their audio datagrams and answers [`Routed::Audio`], and the task hands them to
 //! [`Mixer::handle_rtp`]. The task's timer includes the mixer's frame clock; on each frame the
 //! mixer's packets (one per receiving leg, mix-minus) are written into a scratch buffer and sent
 //! from the RTP socket to the leg's RTP address, and the mixer's events (dominant speaker,
 //! DTMF, a batch of level reports per interval) go to the controller as [`AudioEvent`]s on a
-//! channel of their own ([`MediaHandle::take_audio_events`]). Other legs (Opus) keep the
-//! feed model: audio feeds switched with the picture.
+//! channel of their own ([`MediaHandle::take_audio_events`]). Other legs (a codec this build
+//! does not decode) keep the feed model: audio feeds switched with the picture.
 //!
 //! Nothing here blocks on a slow receiver: a full socket send buffer drops the rest of a fan-out
 //! and counts it (real-time media is better late-dropped than late). Commands are the only way

@@ -11,13 +11,14 @@
 //! The controller owns the mapping between the policy's world (venues, feed roles) and the
 //! engine's (legs, feed ids).
 //!
-//! Audio is mixed: a leg whose negotiated audio the mixer decodes (G.711, see
-//! [`MixedAudio::for_leg`](crate::media_task::MixedAudio::for_leg)) joins the media task's mixer when it comes up, and hears the mix of
+//! Audio is mixed: a leg whose negotiated audio the mixer decodes (G.711; Opus with the `opus`
+//! feature, see [`MixedAudio::for_leg`](crate::media_task::MixedAudio::for_leg)) joins the media task's mixer when it comes up, and hears the mix of
 //! the others. `SetMicrophone` mutes it in the mix, `BlockAudio` sends it silence, and the main
 //! venue is always mixed. The mixer's dominant speaker drives voice-activated switching
 //! ([`Conference::handle_dominant_speaker`]) and its level reports become
 //! [`MeetingEvent::AudioLevels`] (at most one every 500 ms). Legs whose audio the mixer cannot
-//! decode (Opus) keep the feed model: each feed role also has an audio feed, switched with the
+//! decode (Opus in a build without the `opus` feature, which the SIP layer then does not
+//! negotiate) keep the feed model: each feed role also has an audio feed, switched with the
 //! picture, and a muted venue's audio is never switched in. Such a leg hears only other
 //! feed-model venues, and is not heard in the mix.
 

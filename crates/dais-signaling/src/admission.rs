@@ -8,10 +8,10 @@ use dais_conference::VenueId;
 use dais_net::meeting::{LegError, MeetingHandle};
 use dais_sip::offer_answer::{Capabilities, build_offer, negotiate};
 use dais_sip::{DialTarget, Uri};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::error::DialError;
-use crate::media::{admit_status, leg_config, parse_target, telephone_event};
+use crate::media::{admit_status, announce_telephone_event, leg_config, parse_target};
 use crate::service::Decision;
 
 /// The meeting's answer to a dial-in: admission, SDP, leg.
@@ -48,13 +48,9 @@ pub(crate) async fn admission(
     let Ok(cfg) = leg_config(&n.media) else {
         return reject(488);
     };
-    let te = telephone_event(&n.media);
     match h.leg_up(venue, cfg).await {
         Ok(leg) => {
-            // Before the 200: the venue may press a key as soon as it has the answer.
-            if let Err(e) = h.set_telephone_event(venue, te).await {
-                debug!(%venue, error = %e, "telephone-event not set");
-            }
+            announce_telephone_event(h, venue, &n.media).await;
             Decision::Accept {
                 answer: Bytes::from(n.answer),
                 leg: Some(leg),

@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::admission::{admission, digest_uri_matches, echo_decision, resolve};
 use crate::echo::EchoGuard;
-use crate::media::{self, leg_config};
+use crate::media::{self, announce_telephone_event, leg_config};
 use crate::service::{Cmd, Decision, Worker};
 
 /// Which way a call was placed.
@@ -755,18 +755,14 @@ impl Worker {
             let _ = self.core.reject_reinvite(now, call, 488);
             return;
         };
-        let te = media::telephone_event(&n.media);
         // Hold (sendonly/inactive), resume, a new address or codec: the leg follows, keeping
         // its place in the meeting. Answered once the meeting applied it.
         let cmd = self.cmd.clone();
+        let media = n.media;
         tokio::spawn(async move {
-            let mut result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
+            let result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
             if result.is_ok() {
-                // A new codec may come with its own telephone-event payload type.
-                result = h
-                    .set_telephone_event(&venue, te)
-                    .await
-                    .map_err(|e| e.to_string());
+                announce_telephone_event(&h, &venue, &media).await;
             }
             let _ = cmd.send(Cmd::ReinviteApplied {
                 call,
@@ -931,11 +927,8 @@ impl Worker {
         let cfg = answer
             .ok_or(())
             .and_then(|a| negotiate(&a, &caps, 0).map_err(|_| ()))
-            .and_then(|n| {
-                let te = media::telephone_event(&n.media);
-                leg_config(&n.media).map(|c| (c, te)).map_err(|_| ())
-            });
-        let Ok((cfg, te)) = cfg else {
+            .and_then(|n| Ok((leg_config(&n.media).map_err(|_| ())?, n.media)));
+        let Ok((cfg, media)) = cfg else {
             warn!(meeting = %number, %venue, ?dir, "the SDP answer has no usable media; BYE");
             self.end_call_locally(now, call, 488);
             if dir == Dir::Out {
@@ -950,10 +943,8 @@ impl Worker {
         let cmd = self.cmd.clone();
         tokio::spawn(async move {
             let result = h.leg_up(&venue, cfg).await.map_err(|e| e.to_string());
-            if result.is_ok()
-                && let Err(e) = h.set_telephone_event(&venue, te).await
-            {
-                debug!(%venue, error = %e, "telephone-event not set");
+            if result.is_ok() {
+                announce_telephone_event(&h, &venue, &media).await;
             }
             let _ = cmd.send(Cmd::LegSetUp { call, result });
         });

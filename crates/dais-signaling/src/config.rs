@@ -72,14 +72,28 @@ impl Default for ServiceConfig {
             max_inflight_per_source: 64,
             max_register_expires: 3600,
             min_register_expires: 60,
-            // G.711 first: what room systems and gateways all speak; the engine switches
-            // audio without transcoding, so the common codec matters more than the best one.
-            audio_codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::Opus],
+            audio_codecs: default_audio_codecs(),
             video_codecs: vec![Codec::H264, Codec::Vp8],
             shutdown_grace: Duration::from_secs(4),
             seed: None,
         }
     }
+}
+
+/// The audio codecs offered and accepted by default: G.711 μ-law and A-law, then Opus when the
+/// meeting's mixer decodes it (the `opus` feature; see
+/// [`MixedAudio::mixes_opus`](dais_net::media_task::MixedAudio::mixes_opus)). A build without
+/// Opus neither offers nor accepts it, so a venue is never left unmixed on the feed model.
+///
+/// G.711 first: what room systems and gateways all speak, and it costs the mixer ~30 times
+/// less than Opus per venue (docs/benchmarks.md), which counts in a 256-venue meeting. A venue
+/// that offers only Opus gets Opus.
+pub fn default_audio_codecs() -> Vec<Codec> {
+    let mut codecs = vec![Codec::Pcmu, Codec::Pcma];
+    if dais_net::media_task::MixedAudio::mixes_opus() {
+        codecs.push(Codec::Opus);
+    }
+    codecs
 }
 
 impl ServiceConfig {
@@ -88,6 +102,73 @@ impl ServiceConfig {
         match self.public_ip {
             Some(ip) => ip,
             None => bound.ip(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dais_sip::offer_answer::{Capabilities, SdpError, build_offer, negotiate};
+
+    fn caps(cfg: &ServiceConfig) -> Capabilities {
+        Capabilities {
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            audio_port: 30_000,
+            video_port: 30_000,
+            audio: cfg.audio_codecs.clone(),
+            video: cfg.video_codecs.clone(),
+            ..Capabilities::default()
+        }
+    }
+
+    fn offer(formats: &str, rtpmaps: &str) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP {formats}\r\n{rtpmaps}"
+        )
+    }
+
+    #[test]
+    fn opus_is_offered_and_accepted_only_when_the_mixer_decodes_it() {
+        let cfg = ServiceConfig::default();
+        let opus_built = cfg!(feature = "opus");
+        assert_eq!(cfg.audio_codecs.contains(&Codec::Opus), opus_built);
+        assert_eq!(&cfg.audio_codecs[..2], &[Codec::Pcmu, Codec::Pcma]);
+
+        // Our offer (dial-out) names opus/48000/2 only when it is built.
+        let ours = build_offer(&caps(&cfg), 1);
+        assert_eq!(ours.contains("opus/48000/2"), opus_built, "{ours}");
+        assert!(ours.contains("PCMU/8000"), "{ours}");
+
+        // A venue offering Opus first and PCMA: G.711 is preferred either way.
+        let both = offer(
+            "111 8",
+            "a=rtpmap:111 opus/48000/2\r\na=rtpmap:8 PCMA/8000\r\n",
+        );
+        let n = negotiate(both.as_bytes(), &caps(&cfg), 1).unwrap();
+        assert_eq!(n.media[0].codec, Some(Codec::Pcma));
+        assert_eq!(n.media[0].payload_type, 8);
+
+        // A venue offering only Opus: accepted (and mixed) with the feature, refused without.
+        let opus_only = offer(
+            "111",
+            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n",
+        );
+        match negotiate(opus_only.as_bytes(), &caps(&cfg), 1) {
+            Ok(n) => {
+                assert!(opus_built, "Opus accepted by a build that cannot mix it");
+                assert_eq!(n.media[0].codec, Some(Codec::Opus));
+                assert_eq!(n.media[0].payload_type, 111);
+                let leg = crate::media::leg_config(&n.media).unwrap();
+                let audio = dais_net::media_task::MixedAudio::for_leg(&leg).unwrap();
+                assert_eq!(audio.codec, dais_audio::Codec::Opus);
+                assert_eq!(audio.payload_type, 111);
+            }
+            Err(e) => {
+                assert!(!opus_built, "Opus refused by a build that mixes it: {e}");
+                assert_eq!(e, SdpError::NoAcceptableMedia);
+            }
         }
     }
 }

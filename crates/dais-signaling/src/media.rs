@@ -31,15 +31,6 @@ pub enum LegMediaError {
     NoUsableStream,
 }
 
-/// The RFC 4733 telephone-event payload type both sides agreed on for the accepted audio
-/// stream: the venue's key presses on it become DTMF events of the meeting, never audio.
-pub fn telephone_event(media: &[NegotiatedMedia]) -> Option<u8> {
-    media
-        .iter()
-        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some())
-        .and_then(|m| m.telephone_event)
-}
-
 /// The leg configuration for what was negotiated: the first accepted audio and video streams.
 ///
 /// The engine knows one source address per leg (D3); when a venue sends audio and video from
@@ -110,6 +101,28 @@ pub fn leg_config(media: &[NegotiatedMedia]) -> Result<LegConfig, LegMediaError>
         send,
         recv,
     })
+}
+
+/// The RFC 4733 telephone-event payload type negotiated with the leg's audio (the stream
+/// [`leg_config`] takes), if any: the meeting needs it so that key presses become DTMF events
+/// instead of packets of an unknown payload type.
+pub fn telephone_event(media: &[NegotiatedMedia]) -> Option<u8> {
+    media
+        .iter()
+        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some())?
+        .telephone_event
+}
+
+/// Tells the meeting the leg's telephone-event payload type (after `leg_up`/`leg_update`).
+/// Not fatal when it fails: the call works, only its key presses are not reported.
+pub async fn announce_telephone_event(
+    h: &dais_net::meeting::MeetingHandle,
+    venue: &dais_conference::VenueId,
+    media: &[NegotiatedMedia],
+) {
+    if let Err(e) = h.set_telephone_event(venue, telephone_event(media)).await {
+        tracing::debug!(%venue, error = %e, "telephone-event payload type not set");
+    }
 }
 
 /// The SIP answer to a refused admission or leg set-up.

@@ -21,7 +21,7 @@ const MIX_CATCH_UP: usize = 6;
 /// negotiated payload type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MixedAudio {
-    /// G.711 μ-law or A-law.
+    /// G.711 μ-law or A-law, or Opus (when [`MixedAudio::mixes_opus`]).
     pub codec: Codec,
     /// The leg's audio payload type (both directions).
     pub payload_type: u8,
@@ -34,15 +34,19 @@ pub struct MixedAudio {
 
 impl MixedAudio {
     /// The mixer settings for a leg's negotiated audio, or `None` when the mixer cannot decode
-    /// it: only the static G.711 payload types are mixed (PCMU = 0, PCMA = 8, at 8000 Hz). Opus
-    /// and other dynamic payload types stay on the feed model (their audio is switched with the
-    /// picture) until the mixer decodes them. Packet time 20 ms, no telephone-event (the leg
-    /// configuration does not carry it; set [`MixedAudio::telephone_event`] when SDP did).
+    /// it. Mixed: the static G.711 payload types (PCMU = 0, PCMA = 8, at 8000 Hz) and, when
+    /// this build mixes Opus ([`MixedAudio::mixes_opus`]), a dynamic payload type (96-127) at
+    /// 48000 Hz: the only 48 kHz audio codec Dais negotiates is `opus/48000/2` (RFC 7587), and
+    /// [`AudioParams`](dais_media::AudioParams) carries the clock rate, not the name. Anything
+    /// else stays on the feed model (its audio is switched with the picture). Packet time
+    /// 20 ms (the mixer's frame, the one Opus packet time every endpoint accepts), no
+    /// telephone-event (set [`MixedAudio::telephone_event`] when SDP negotiated one).
     pub fn for_leg(cfg: &LegConfig) -> Option<MixedAudio> {
         let audio = cfg.audio?;
         let codec = match (audio.payload_type, audio.clock_rate) {
             (0, 8000) => Codec::Pcmu,
             (8, 8000) => Codec::Pcma,
+            (96..=127, 48000) if Self::mixes_opus() => Codec::Opus,
             _ => return None,
         };
         Some(MixedAudio {
@@ -51,6 +55,12 @@ impl MixedAudio {
             telephone_event: None,
             ptime: Duration::from_millis(20),
         })
+    }
+
+    /// Whether this build's mixer decodes and encodes Opus (the `opus` feature, libopus). The
+    /// SIP layer offers and accepts Opus only then, so an Opus venue is always mixed.
+    pub fn mixes_opus() -> bool {
+        Codec::Opus.is_available()
     }
 }
 
@@ -525,6 +535,43 @@ impl MixStage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dais_media::AudioParams;
+
+    fn leg(payload_type: u8, clock_rate: u32) -> LegConfig {
+        LegConfig {
+            rtp_addr: SocketAddr::from(([127, 0, 0, 1], 40_000)),
+            rtcp_addr: None,
+            video: None,
+            audio: Some(AudioParams {
+                payload_type,
+                clock_rate,
+            }),
+            send: true,
+            recv: true,
+        }
+    }
+
+    #[test]
+    fn negotiated_audio_maps_to_the_mixer_codec() {
+        let codec =
+            |pt, rate| MixedAudio::for_leg(&leg(pt, rate)).map(|a| (a.codec, a.payload_type));
+        assert_eq!(codec(0, 8000), Some((Codec::Pcmu, 0)));
+        assert_eq!(codec(8, 8000), Some((Codec::Pcma, 8)));
+        // Opus: any dynamic payload type at 48 kHz, mixed only when the build has libopus.
+        let opus = |pt| MixedAudio::mixes_opus().then_some((Codec::Opus, pt));
+        assert_eq!(codec(111, 48000), opus(111));
+        assert_eq!(codec(96, 48000), opus(96));
+        assert_eq!(codec(127, 48000), opus(127));
+        assert_eq!(MixedAudio::mixes_opus(), cfg!(feature = "opus"));
+        // Never guessed: a static payload type at 48 kHz, a dynamic one at 8 kHz, G.722's 9.
+        assert_eq!(codec(0, 48000), None);
+        assert_eq!(codec(95, 48000), None);
+        assert_eq!(codec(111, 8000), None);
+        assert_eq!(codec(9, 8000), None);
+        let mut no_audio = leg(0, 8000);
+        no_audio.audio = None;
+        assert_eq!(MixedAudio::for_leg(&no_audio), None);
+    }
 
     fn addr(p: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], p))
