@@ -49,7 +49,7 @@ use tracing::{debug, warn};
 use crate::udp::{FanOut, HEAD, RecvBatch};
 
 mod audio;
-pub use audio::{AudioEvent, AudioLevel, MixedAudio};
+pub use audio::{AudioEvent, AudioExtras, AudioLevel, MixedAudio};
 use audio::{MixedLeg, MixerFlag, venue};
 
 /// Datagrams taken per `recvmmsg`.
@@ -108,9 +108,9 @@ enum Command {
         oneshot::Sender<Result<(), MediaTaskError>>,
     ),
     SetMainAudio(Option<LegId>),
-    SetTelephoneEvent(
+    SetAudioExtras(
         LegId,
-        Option<u8>,
+        AudioExtras,
         oneshot::Sender<Result<(), MediaTaskError>>,
     ),
     MixerStats(oneshot::Sender<MixerStats>),
@@ -318,17 +318,18 @@ impl MediaHandle {
             .map_err(|_| MediaTaskError::Gone)
     }
 
-    /// The RFC 4733 telephone-event payload type a mixed leg negotiated (SDP), so its key
-    /// presses become [`AudioEvent::Dtmf`].
+    /// What a mixed leg's SDP agreed on besides the codec: its RFC 4733 telephone-event
+    /// payload type (key presses become [`AudioEvent::Dtmf`]) and its RFC 6464 audio-level
+    /// extension (the mixer reads the venue's own level).
     ///
     /// # Errors
     /// [`MediaTaskError::Mixer`] when the leg's audio is not mixed.
-    pub async fn set_telephone_event(
+    pub async fn set_audio_extras(
         &self,
         leg: LegId,
-        payload_type: Option<u8>,
+        extras: AudioExtras,
     ) -> Result<(), MediaTaskError> {
-        ask!(self, SetTelephoneEvent, leg, payload_type)?
+        ask!(self, SetAudioExtras, leg, extras)?
     }
 
     /// The mixer's counters.
@@ -618,8 +619,8 @@ impl MediaTask {
                 let _ = reply.send(self.set_flag(leg, flag, on));
             }
             Command::SetMainAudio(leg) => self.mixer.set_main(leg.map(venue)),
-            Command::SetTelephoneEvent(leg, pt, reply) => {
-                let _ = reply.send(self.set_telephone_event(leg, pt));
+            Command::SetAudioExtras(leg, extras, reply) => {
+                let _ = reply.send(self.set_audio_extras(leg, extras));
             }
             Command::MixerStats(reply) => {
                 let _ = reply.send(self.mixer.stats());

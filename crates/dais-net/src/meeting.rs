@@ -34,6 +34,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+pub use crate::media_task::AudioExtras;
 use crate::media_task::{MediaHandle, MediaTaskError};
 
 mod audio;
@@ -167,7 +168,7 @@ enum Msg {
     KeyframeWanted(VenueId),
     LegProgress(VenueId, LegEvent),
     LegDown(VenueId, LegEvent),
-    TelephoneEvent(VenueId, Option<u8>, oneshot::Sender<Result<(), LegError>>),
+    AudioExtras(VenueId, AudioExtras, oneshot::Sender<Result<(), LegError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -231,7 +232,7 @@ impl std::fmt::Debug for Msg {
             Msg::KeyframeWanted(..) => "KeyframeWanted",
             Msg::LegProgress(..) => "LegProgress",
             Msg::LegDown(..) => "LegDown",
-            Msg::TelephoneEvent(..) => "TelephoneEvent",
+            Msg::AudioExtras(..) => "AudioExtras",
             Msg::Shutdown(..) => "Shutdown",
         })
     }
@@ -350,17 +351,19 @@ impl MeetingHandle {
         let _ = self.tx.send(Msg::LegDown(venue.clone(), ev)).await;
     }
 
-    /// The RFC 4733 telephone-event payload type `venue`'s leg negotiated, so that its key
-    /// presses become [`MeetingEvent::Dtmf`]. Call it after [`MeetingHandle::leg_up`]; it does
-    /// nothing for a venue without a leg or whose audio is not mixed.
-    pub async fn set_telephone_event(
+    /// What `venue`'s SDP agreed on for its audio besides the codec: the RFC 4733
+    /// telephone-event payload type (its key presses become [`MeetingEvent::Dtmf`]) and the
+    /// RFC 6464 audio-level extension (the mixer reads its own level). Call it after
+    /// [`MeetingHandle::leg_up`] or [`MeetingHandle::leg_update`]; it does nothing for a venue
+    /// without a leg or whose audio is not mixed.
+    pub async fn set_audio_extras(
         &self,
         venue: &VenueId,
-        payload_type: Option<u8>,
+        extras: AudioExtras,
     ) -> Result<(), LegError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Msg::TelephoneEvent(venue.clone(), payload_type, tx))
+            .send(Msg::AudioExtras(venue.clone(), extras, tx))
             .await
             .map_err(|_| LegError::Gone)?;
         rx.await.map_err(|_| LegError::Gone)?
@@ -580,11 +583,11 @@ impl Controller {
                 let _ = reply.send(r);
             }
             Msg::LegProgress(venue, ev) => self.leg_event(now, &venue, ev).await,
-            Msg::TelephoneEvent(venue, pt, reply) => {
+            Msg::AudioExtras(venue, extras, reply) => {
                 let r = match self.mixed_leg(&venue) {
                     Some(leg) => self
                         .media
-                        .set_telephone_event(leg, pt)
+                        .set_audio_extras(leg, extras)
                         .await
                         .map_err(LegError::from),
                     None => Ok(()),

@@ -6,7 +6,7 @@ mod audio_common;
 
 use audio_common::*;
 use dais_conference::ConferenceConfig;
-use dais_net::meeting::MeetingEvent;
+use dais_net::meeting::{AudioExtras, MeetingEvent};
 use tokio::sync::broadcast::error::TryRecvError;
 
 const TELEPHONE_EVENT: u8 = 101;
@@ -59,7 +59,13 @@ async fn a_key_press_becomes_one_dtmf_event() {
     })
     .await;
     meeting
-        .set_telephone_event(&id("jinan"), Some(TELEPHONE_EVENT))
+        .set_audio_extras(
+            &id("jinan"),
+            AudioExtras {
+                telephone_event: Some(TELEPHONE_EVENT),
+                level_extension: None,
+            },
+        )
         .await
         .unwrap();
     // `#` (event 11), then `7`.

@@ -11,7 +11,7 @@ use dais_sip::{DialTarget, Uri};
 use tracing::{info, warn};
 
 use crate::error::DialError;
-use crate::media::{admit_status, announce_telephone_event, leg_config, parse_target};
+use crate::media::{admit_status, announce_audio_extras, leg_config, parse_target};
 use crate::service::Decision;
 
 /// The meeting's answer to a dial-in: admission, SDP, leg.
@@ -50,7 +50,7 @@ pub(crate) async fn admission(
     };
     match h.leg_up(venue, cfg).await {
         Ok(leg) => {
-            announce_telephone_event(h, venue, &n.media).await;
+            announce_audio_extras(h, venue, &n.media).await;
             Decision::Accept {
                 answer: Bytes::from(n.answer),
                 leg: Some(leg),

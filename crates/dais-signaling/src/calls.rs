@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::admission::{admission, digest_uri_matches, echo_decision, resolve};
 use crate::echo::EchoGuard;
-use crate::media::{self, announce_telephone_event, leg_config};
+use crate::media::{self, announce_audio_extras, leg_config};
 use crate::service::{Cmd, Decision, Worker};
 
 /// Which way a call was placed.
@@ -762,7 +762,7 @@ impl Worker {
         tokio::spawn(async move {
             let result = h.leg_update(&venue, cfg).await.map_err(|e| e.to_string());
             if result.is_ok() {
-                announce_telephone_event(&h, &venue, &media).await;
+                announce_audio_extras(&h, &venue, &media).await;
             }
             let _ = cmd.send(Cmd::ReinviteApplied {
                 call,
@@ -944,7 +944,7 @@ impl Worker {
         tokio::spawn(async move {
             let result = h.leg_up(&venue, cfg).await.map_err(|e| e.to_string());
             if result.is_ok() {
-                announce_telephone_event(&h, &venue, &media).await;
+                announce_audio_extras(&h, &venue, &media).await;
             }
             let _ = cmd.send(Cmd::LegSetUp { call, result });
         });

@@ -3,7 +3,7 @@
 
 use dais_conference::AdmitError;
 use dais_media::{AudioParams, KeyframeRequestMode, LegConfig, VideoParams};
-use dais_net::meeting::LegError;
+use dais_net::meeting::{AudioExtras, LegError};
 use dais_rtp::VideoCodec;
 use dais_sip::Transport;
 use dais_sip::offer_answer::{Codec, Direction, NegotiatedMedia};
@@ -113,15 +113,29 @@ pub fn telephone_event(media: &[NegotiatedMedia]) -> Option<u8> {
         .telephone_event
 }
 
-/// Tells the meeting the leg's telephone-event payload type (after `leg_up`/`leg_update`).
-/// Not fatal when it fails: the call works, only its key presses are not reported.
-pub async fn announce_telephone_event(
+/// The RFC 6464 audio-level extension id negotiated with the leg's audio, if any.
+pub fn audio_level_extension(media: &[NegotiatedMedia]) -> Option<u8> {
+    media
+        .iter()
+        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some())?
+        .audio_level_ext
+}
+
+/// Tells the meeting what the leg's audio negotiated besides the codec (after
+/// `leg_up`/`leg_update`): its telephone-event payload type and its audio-level extension.
+/// Not fatal when it fails: the call works, only its key presses are not reported and its
+/// level is computed rather than read.
+pub async fn announce_audio_extras(
     h: &dais_net::meeting::MeetingHandle,
     venue: &dais_conference::VenueId,
     media: &[NegotiatedMedia],
 ) {
-    if let Err(e) = h.set_telephone_event(venue, telephone_event(media)).await {
-        tracing::debug!(%venue, error = %e, "telephone-event payload type not set");
+    let extras = AudioExtras {
+        telephone_event: telephone_event(media),
+        level_extension: audio_level_extension(media),
+    };
+    if let Err(e) = h.set_audio_extras(venue, extras).await {
+        tracing::debug!(%venue, error = %e, "telephone-event / audio-level not set");
     }
 }
 

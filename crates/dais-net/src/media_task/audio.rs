@@ -28,8 +28,21 @@ pub struct MixedAudio {
     /// The RFC 4733 telephone-event payload type the leg negotiated, if any: its packets
     /// become [`AudioEvent::Dtmf`], never audio.
     pub telephone_event: Option<u8>,
+    /// The RFC 6464 audio-level header extension id the leg negotiated, if any: the mixer
+    /// takes the venue's own level from it instead of computing one.
+    pub level_extension: Option<u8>,
     /// Packet time of what the mixer sends the leg (a multiple of the mixer's frame).
     pub ptime: Duration,
+}
+
+/// What SDP agreed on for a leg's audio besides the codec, which the meeting learns after the
+/// leg is up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioExtras {
+    /// RFC 4733 telephone-event payload type: key presses become DTMF events, never audio.
+    pub telephone_event: Option<u8>,
+    /// RFC 6464 audio-level header extension id: the venue's own measure of its level.
+    pub level_extension: Option<u8>,
 }
 
 impl MixedAudio {
@@ -53,6 +66,7 @@ impl MixedAudio {
             codec,
             payload_type: audio.payload_type,
             telephone_event: None,
+            level_extension: None,
             ptime: Duration::from_millis(20),
         })
     }
@@ -182,6 +196,7 @@ impl MediaTask {
             self.mixer
                 .add_source(v, a.codec, a.payload_type, a.codec.clock_rate())?;
             self.mixer.set_telephone_event(v, a.telephone_event)?;
+            self.mixer.set_level_extension(v, a.level_extension)?;
             self.mixer.set_muted(v, m.muted)?;
         }
         if m.dest.is_some() {
@@ -213,6 +228,7 @@ impl MediaTask {
             return;
         };
         audio.telephone_event = old.audio.telephone_event;
+        audio.level_extension = old.audio.level_extension;
         audio.ptime = old.audio.ptime;
         let dest = cfg.recv.then_some(cfg.rtp_addr);
         let same_shape =
@@ -226,24 +242,26 @@ impl MediaTask {
         }
     }
 
-    pub(super) fn set_telephone_event(
+    pub(super) fn set_audio_extras(
         &mut self,
         leg: LegId,
-        pt: Option<u8>,
+        extras: AudioExtras,
     ) -> Result<(), MediaTaskError> {
         let v = venue(leg);
         let m = self
             .mixed
             .get_mut(&leg)
             .ok_or(MixerError::UnknownSource(v))?;
-        m.audio.telephone_event = pt;
+        m.audio.telephone_event = extras.telephone_event;
+        m.audio.level_extension = extras.level_extension;
         if m.source {
-            self.mixer.set_telephone_event(v, pt)?;
+            self.mixer.set_telephone_event(v, extras.telephone_event)?;
+            self.mixer.set_level_extension(v, extras.level_extension)?;
         }
         self.engine.set_audio_route(
             leg,
             AudioRoute::Mixed {
-                telephone_event: pt,
+                telephone_event: extras.telephone_event,
             },
         )?;
         Ok(())
