@@ -153,6 +153,8 @@ pub struct NegotiatedMedia {
     /// The RFC 6464 audio-level header extension's id, if agreed (audio only): the venue's
     /// own measure of its level, which the mixer prefers to computing one.
     pub audio_level_ext: Option<u8>,
+    /// The packet time the offer asks to receive (`a=ptime`, milliseconds; audio only).
+    pub ptime_ms: Option<u32>,
     /// H.264 `profile-level-id` we answered.
     pub h264_profile_level_id: Option<String>,
     /// Where to send RTP.
@@ -209,6 +211,13 @@ fn audio_level_ext(m: &MediaDescription) -> Option<u8> {
         let uri = parts.next()?;
         (uri.eq_ignore_ascii_case(AUDIO_LEVEL_URI) && (1..=14).contains(&id)).then_some(id)
     })
+}
+
+/// The media-level `a=ptime` (RFC 4566 §6), when it is a sane number of milliseconds.
+fn ptime(m: &MediaDescription) -> Option<u32> {
+    attrs(m, "ptime")
+        .find_map(|v| v.trim().parse::<u32>().ok())
+        .filter(|p| (1..=1000).contains(p))
 }
 
 fn has_flag(m: &MediaDescription, key: &str) -> bool {
@@ -357,6 +366,7 @@ pub fn negotiate(
                 payload_type: fmt0.parse().unwrap_or(0),
                 telephone_event: None,
                 audio_level_ext: None,
+                ptime_ms: None,
                 h264_profile_level_id: None,
                 remote_rtp: None,
                 remote_rtcp: None,
@@ -472,6 +482,7 @@ pub fn negotiate(
             payload_type: pt,
             telephone_event: te,
             audio_level_ext: level_ext,
+            ptime_ms: if codec.is_audio() { ptime(m) } else { None },
             h264_profile_level_id: plid,
             remote_rtp,
             remote_rtcp,

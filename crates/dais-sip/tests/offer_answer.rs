@@ -189,3 +189,19 @@ a=extmap:5 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
     let audio = n.media.iter().find(|m| m.kind == "audio").unwrap();
     assert_eq!(audio.audio_level_ext, Some(1));
 }
+
+#[test]
+fn the_offers_packet_time_is_read_from_the_audio_line() {
+    let offer = |ptime: &str| {
+        format!(
+            "v=0\r\no=ep 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:{ptime}\r\n"
+        )
+    };
+    let n = negotiate(offer("40").as_bytes(), &Capabilities::default(), 3).unwrap();
+    assert_eq!(n.media[0].ptime_ms, Some(40));
+    for bad in ["0", "-20", "x", "100000"] {
+        let n = negotiate(offer(bad).as_bytes(), &Capabilities::default(), 3).unwrap();
+        assert_eq!(n.media[0].ptime_ms, None, "ptime {bad:?}");
+    }
+}
