@@ -64,6 +64,7 @@ async fn a_key_press_becomes_one_dtmf_event() {
             AudioExtras {
                 telephone_event: Some(TELEPHONE_EVENT),
                 level_extension: None,
+                ptime: None,
             },
         )
         .await

@@ -84,6 +84,7 @@ async fn the_level_meter_follows_the_venues_own_report() {
             AudioExtras {
                 telephone_event: None,
                 level_extension: Some(EXT_ID),
+                ptime: None,
             },
         )
         .await

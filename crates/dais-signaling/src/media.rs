@@ -130,9 +130,15 @@ pub async fn announce_audio_extras(
     venue: &dais_conference::VenueId,
     media: &[NegotiatedMedia],
 ) {
+    let audio = media
+        .iter()
+        .find(|m| m.kind == "audio" && m.codec.is_some() && m.remote_rtp.is_some());
     let extras = AudioExtras {
         telephone_event: telephone_event(media),
         level_extension: audio_level_extension(media),
+        ptime: audio
+            .and_then(|m| m.ptime_ms)
+            .map(|ms| std::time::Duration::from_millis(u64::from(ms))),
     };
     if let Err(e) = h.set_audio_extras(venue, extras).await {
         tracing::debug!(%venue, error = %e, "telephone-event / audio-level not set");

@@ -43,6 +43,10 @@ pub struct AudioExtras {
     pub telephone_event: Option<u8>,
     /// RFC 6464 audio-level header extension id: the venue's own measure of its level.
     pub level_extension: Option<u8>,
+    /// The packet time the venue asked for (`a=ptime`): its mix is sent in packets of the
+    /// largest multiple of the mixer's frame not above it (at most 120 ms; Opus always one
+    /// frame). `None`: one frame.
+    pub ptime: Option<Duration>,
 }
 
 impl MixedAudio {
@@ -248,10 +252,23 @@ impl MediaTask {
         extras: AudioExtras,
     ) -> Result<(), MediaTaskError> {
         let v = venue(leg);
+        let frame = self.mixer.config().frame;
         let m = self
             .mixed
             .get_mut(&leg)
             .ok_or(MixerError::UnknownSource(v))?;
+        let ptime = packet_time(extras.ptime, frame, m.audio.codec);
+        if ptime != m.audio.ptime {
+            // The listener's encoder and packetiser change: it is put in the mixer anew
+            // (a new stream), keeping its mute and block.
+            let audio = MixedAudio {
+                telephone_event: extras.telephone_event,
+                level_extension: extras.level_extension,
+                ptime,
+                ..m.audio
+            };
+            return self.mix_audio(leg, audio);
+        }
         m.audio.telephone_event = extras.telephone_event;
         m.audio.level_extension = extras.level_extension;
         if m.source {
@@ -467,6 +484,18 @@ impl MediaTask {
     }
 }
 
+/// The packet time a listener gets for the `asked` one: the largest multiple of the mixer's
+/// `frame` not above it, between one frame and 120 ms (RFC 3551 §4.5's ceiling for G.711
+/// packetisation the mixer supports); Opus is always one frame.
+fn packet_time(asked: Option<Duration>, frame: Duration, codec: Codec) -> Duration {
+    let Some(asked) = asked.filter(|_| codec != Codec::Opus) else {
+        return frame;
+    };
+    let frames =
+        (asked.as_millis() / frame.as_millis().max(1)).clamp(1, 120 / frame.as_millis().max(1));
+    frame * u32::try_from(frames).unwrap_or(1)
+}
+
 /// The mixer's id for a leg: the same number, so no table is needed either way.
 pub(super) fn venue(leg: LegId) -> VenueId {
     VenueId(leg.0)
@@ -589,6 +618,19 @@ mod tests {
         let mut no_audio = leg(0, 8000);
         no_audio.audio = None;
         assert_eq!(MixedAudio::for_leg(&no_audio), None);
+    }
+
+    #[test]
+    fn the_packet_time_asked_for_is_rounded_down_to_whole_frames() {
+        let f = Duration::from_millis(20);
+        let ms = Duration::from_millis;
+        let pt = |asked: Option<u64>, c| packet_time(asked.map(ms), f, c);
+        assert_eq!(pt(None, Codec::Pcmu), f);
+        assert_eq!(pt(Some(40), Codec::Pcmu), ms(40));
+        assert_eq!(pt(Some(30), Codec::Pcma), ms(20));
+        assert_eq!(pt(Some(10), Codec::Pcma), ms(20));
+        assert_eq!(pt(Some(1000), Codec::Pcmu), ms(120));
+        assert_eq!(pt(Some(60), Codec::Opus), f, "Opus is always one frame");
     }
 
     fn addr(p: u16) -> SocketAddr {
