@@ -1,6 +1,6 @@
 //! The shell's fan-out of one forwarded packet to 64 receivers over loopback UDP (D25): every
 //! receiver on the feed's shared header (one `sendmmsg`), every receiver with a header of its
-//! own in one `sendmmsg` of two-iovec messages (`send_headed`, what a meeting where everyone has
+//! own in one `sendmmsg` (`send_headed`, header and body copied per message: what a meeting where everyone has
 //! broadcast once costs), and the naive alternative, one `sendmmsg` per group; then the audio
 //! mixer's frame (per-listener headers on one shared payload) batched against one `send_to`
 //! per listener.
