@@ -412,8 +412,8 @@ mod sys {
     pub(super) struct SendScratch {
         hdrs: Vec<libc::mmsghdr>,
         iov: libc::iovec,
-        /// Per message of `send_headed`: its iovec, pointing at its copy (the second is unused).
-        iovs: Vec<[libc::iovec; 2]>,
+        /// Per message of `send_headed`: its iovec, pointing at its copy.
+        iovs: Vec<libc::iovec>,
         /// Per message of `send_headed`: head and body copied together (allocated on first
         /// use: 64 × 2 KiB).
         copies: Vec<[u8; MAX_DATAGRAM]>,
@@ -433,7 +433,7 @@ mod sys {
             SendScratch {
                 hdrs: vec![zero_hdr; SEND_CHUNK],
                 iov: zero_iov,
-                iovs: vec![[zero_iov; 2]; SEND_CHUNK],
+                iovs: vec![zero_iov; SEND_CHUNK],
                 copies: Vec::new(),
             }
         }
@@ -465,29 +465,24 @@ mod sys {
                 let copy = &mut self.copies[i];
                 copy[..super::HEAD].copy_from_slice(head);
                 copy[super::HEAD..len].copy_from_slice(body);
-                self.iovs[i] = [
-                    libc::iovec {
-                        iov_base: copy.as_mut_ptr().cast(),
-                        iov_len: len,
-                    },
-                    libc::iovec {
-                        iov_base: std::ptr::null_mut(),
-                        iov_len: 0,
-                    },
-                ];
+                self.iovs[i] = libc::iovec {
+                    iov_base: copy.as_mut_ptr().cast(),
+                    iov_len: len,
+                };
                 // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
                 let mut hdr: libc::msghdr = unsafe { zeroed() };
                 hdr.msg_name = dests[i].as_ptr() as *mut libc::c_void;
                 hdr.msg_namelen = dests[i].len();
-                hdr.msg_iov = self.iovs[i].as_mut_ptr();
+                hdr.msg_iov = &mut self.iovs[i];
                 hdr.msg_iovlen = 1;
                 self.hdrs[i] = libc::mmsghdr {
                     msg_hdr: hdr,
                     msg_len: 0,
                 };
             }
-            // SAFETY: headers point at `heads`, `body` and `dests`, all alive for the
-            // call, and at `self.iovs`, which is not touched until it returns.
+            // SAFETY: headers point at `dests` and at `self.iovs` / `self.copies`, alive and
+            // untouched until the call returns.
+
             let rc = unsafe {
                 libc::sendmmsg(
                     socket.as_fd().as_raw_fd(),
