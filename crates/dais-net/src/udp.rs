@@ -482,7 +482,6 @@ mod sys {
             }
             // SAFETY: headers point at `dests` and at `self.iovs` / `self.copies`, alive and
             // untouched until the call returns.
-
             let rc = unsafe {
                 libc::sendmmsg(
                     socket.as_fd().as_raw_fd(),
