@@ -155,6 +155,35 @@ pub enum ConferenceEvent {
     },
     /// The planned end has passed (the meeting goes on until the chair ends it).
     EndTimeReached,
+    /// A venue's microphone was muted or opened by a command (any operator's).
+    MuteChanged {
+        /// The venue.
+        venue: VenueId,
+        /// Muted now.
+        muted: bool,
+    },
+    /// A venue's audio was blocked (it hears silence) or unblocked by a command.
+    AudioBlockChanged {
+        /// The venue.
+        venue: VenueId,
+        /// Blocked now.
+        blocked: bool,
+    },
+    /// The meeting was locked (no new dial-ins) or unlocked.
+    LockChanged {
+        /// Locked now.
+        locked: bool,
+    },
+    /// The chair was handed to another operator.
+    ChairChanged {
+        /// The new chair operator.
+        chair: String,
+    },
+    /// The planned end moved (`extend`).
+    EndTimeChanged {
+        /// The new planned end, from the meeting's start.
+        ends_at: Option<crate::model::MeetingTime>,
+    },
 }
 
 /// Why a feed changed source, for the record.

@@ -20,6 +20,15 @@ use crate::model::{
 };
 use crate::output::{Action, ConferenceEvent, FeedRole, RecordEntry, RecordKind};
 
+/// The state of the chair's control commands, compared before and after a command.
+#[derive(Debug)]
+struct Controls {
+    legs: Vec<(bool, bool)>,
+    locked: bool,
+    chair: String,
+    ends_at: Option<crate::model::MeetingTime>,
+}
+
 /// Timing and redial settings of a conference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConferenceConfig {
@@ -301,6 +310,55 @@ impl Conference {
         self.timers.first().map(|(at, _)| *at)
     }
 
+    /// What the chair's control commands change, for [`Conference::controls_changed`].
+    fn controls(&self) -> Controls {
+        Controls {
+            legs: self.legs.iter().map(|l| (l.muted, l.blocked)).collect(),
+            locked: self.locked,
+            chair: self.meeting.chair.clone(),
+            ends_at: self.meeting.ends_at,
+        }
+    }
+
+    /// Events for what a command changed that no other event reports, so that every
+    /// operator's console shows another operator's mute, block, lock, hand-over or extension
+    /// at once.
+    fn controls_changed(&mut self, before: &Controls) {
+        for (i, (muted, blocked)) in before.legs.iter().enumerate() {
+            let Some(leg) = self.legs.get(i) else {
+                continue;
+            };
+            let venue = self.id(i).clone();
+            if leg.muted != *muted {
+                self.events.push_back(ConferenceEvent::MuteChanged {
+                    venue: venue.clone(),
+                    muted: leg.muted,
+                });
+            }
+            if leg.blocked != *blocked {
+                self.events.push_back(ConferenceEvent::AudioBlockChanged {
+                    venue,
+                    blocked: leg.blocked,
+                });
+            }
+        }
+        if self.locked != before.locked {
+            self.events.push_back(ConferenceEvent::LockChanged {
+                locked: self.locked,
+            });
+        }
+        if self.meeting.chair != before.chair {
+            self.events.push_back(ConferenceEvent::ChairChanged {
+                chair: self.meeting.chair.clone(),
+            });
+        }
+        if self.meeting.ends_at != before.ends_at {
+            self.events.push_back(ConferenceEvent::EndTimeChanged {
+                ends_at: self.meeting.ends_at,
+            });
+        }
+    }
+
     /// Applies an operator's command.
     ///
     /// Checked in this order: permission ([`CommandError::NotPermitted`], so that a stranger
@@ -318,9 +376,11 @@ impl Conference {
     ) -> Result<Vec<Action>, CommandError> {
         let mark = self.record.len();
         let mut out = Vec::new();
+        let before = self.controls();
         match self.try_command(now, actor, &command, &mut out) {
             Ok(()) => {
                 tracing::debug!(operator = %actor.operator, command = %command.kind(), "command accepted");
+                self.controls_changed(&before);
                 let entry = RecordEntry {
                     at: self.stamp(now),
                     actor: Some(actor.clone()),
