@@ -564,7 +564,12 @@ async fn plan_from_store(
         main_venue,
         venues,
         chair: m.chair.clone().unwrap_or_else(|| starter.to_owned()),
-        duration: None,
+        // A booked meeting ends when its booking says: the chair sees the planned end and is
+        // told when it passes (the meeting goes on until ended or extended).
+        duration: store
+            .booked_end(&m.number)
+            .await?
+            .map(|end| Duration::from_secs(u64::try_from(end - unix_now()).unwrap_or(0))),
         roll_call_order,
     })
 }

@@ -360,6 +360,7 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
     let id = r.json()["id"].as_i64().unwrap();
     assert_eq!(decide(&d, &head, id, true, "ok").status, 200);
     assert_eq!(decide(&d, &admin, id, true, "ok").status, 200);
+    let approved_at = now();
     assert_eq!(decide(&d, &leader, id, true, "ok").status, 200);
 
     // The scheduler opens the testing window (the approval happened inside it).
@@ -368,6 +369,17 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
         assert_eq!(m["state"], "testing", "{m}");
     }
     assert_eq!(m["venues_total"], 2);
+    // The planned end is the booked end (milliseconds from the meeting's own start, which
+    // lies between the final approval and now).
+    let ends_at = m["extra"]["live"]["conference"]["ends_at"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no planned end: {m}"))
+        / 1000;
+    let booked_end = start + 3600;
+    assert!(
+        (booked_end - now() - 1..=booked_end - approved_at + 1).contains(&ends_at),
+        "planned end {ends_at} s after the start, booked end {booked_end}"
+    );
 
     // The record is copied to the store while the meeting runs: wait for the copy holding the
     // scheduler's start, then crash (SIGKILL, no shutdown sequence).

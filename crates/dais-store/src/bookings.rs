@@ -532,6 +532,20 @@ impl Store {
             .ok_or_else(|| StoreError::Internal(format!("booking {id} vanished")))
     }
 
+    /// The booked end of meeting `number` (Unix seconds), when an approved booking created it.
+    ///
+    /// # Errors
+    ///
+    /// Database errors.
+    pub async fn booked_end(&self, number: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT ends_at FROM bookings WHERE meeting_number = $1 AND status = 'approved'",
+        )
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The meetings of approved bookings that have not ended (`scheduled`, `testing` or
     /// `live`), by start: what a (re)started scheduler has to act on.
     ///
