@@ -147,6 +147,12 @@ pub struct LegStats {
     pub dropped: DropCounts,
     /// Keyframe requests sent to this leg.
     pub keyframe_requests: u64,
+    /// Round-trip time to the leg, microseconds, from its last receiver report on a video
+    /// feed it watches (LSR/DLSR of our sender report, RFC 3550 §6.4.1); `None` before one.
+    pub rtt_us: Option<u64>,
+    /// The fraction of our packets the leg lost, in 1/256, from that same report: how well
+    /// it receives what the meeting sends it.
+    pub downlink_fraction_lost: u8,
 }
 
 /// Reception quality of one leg's uplink of one kind (RFC 3550 A.3 and A.8), for operators.

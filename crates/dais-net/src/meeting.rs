@@ -208,6 +208,11 @@ pub struct VenueMedia {
     pub jitter_ms: f64,
     /// Video flows but no keyframe for the configured time: its picture is frozen.
     pub frozen: bool,
+    /// Round-trip time to the venue in milliseconds, from its last receiver report on the
+    /// picture it watches (`None` until it sent one).
+    pub rtt_ms: Option<f64>,
+    /// What it reported losing of the picture we send it, in per cent (its downlink).
+    pub downlink_loss_percent: f64,
 }
 
 /// The control plane's handle on a meeting. Cheap to clone.
@@ -918,6 +923,8 @@ impl Controller {
                     },
                     jitter_ms: video.or(audio).map_or(0.0, |q| q.jitter_ms),
                     frozen: self.frozen.contains(leg),
+                    rtt_ms: st.rtt_us.map(|us| us as f64 / 1000.0),
+                    downlink_loss_percent: f64::from(st.downlink_fraction_lost) * 100.0 / 256.0,
                 })
             })
             .collect()

@@ -569,7 +569,7 @@ export class Wall {
             a: m.audio_kbps,
             loss: m.loss_percent.toFixed(1),
             jitter: m.jitter_ms.toFixed(1),
-          })
+          }) + (m.rtt_ms == null ? '' : t('tile.rtt', { rtt: m.rtt_ms.toFixed(0) }))
         : '';
       const alarms = new Set(this.alarms.get(id) ?? []);
       if (m?.frozen) alarms.add('frozen');

@@ -13,6 +13,7 @@ use crate::rtcp;
 use crate::switching::{FeedState, Gate};
 use crate::timers::Timer;
 use crate::types::{FeedId, LegId};
+use dais_rtp::rtcp::{ReportBlock, rtt_from_report};
 use dais_rtp::{RtcpPacket, parse_compound};
 
 /// NTP seconds at the engine's origin. Receivers use SR NTP times only relative to each other
@@ -45,8 +46,10 @@ impl Engine {
                 }
                 RtcpPacket::Nack { media, lost, .. } => self.answer_nack(leg, media.0, lost),
                 RtcpPacket::SenderReport(sr) => {
-                    self.source_sender_report(now, leg, sr.ssrc, sr.ntp_time)
+                    self.source_sender_report(now, leg, sr.ssrc, sr.ntp_time);
+                    self.receiver_report(now, leg, &sr.reports);
                 }
+                RtcpPacket::ReceiverReport(rr) => self.receiver_report(now, leg, &rr.reports),
                 _ => {}
             }
         }
@@ -76,6 +79,28 @@ impl Engine {
             let (ssrc, t) = f.seen_by(pt, l.cfg.rtp_addr);
             (ssrc.0 == media).then_some((fid, t))
         })
+    }
+
+    /// A receiver's report on a feed it watches (named by the SSRC it knows it by): its
+    /// round-trip time and how much of our stream it lost. Blocks about anything else are
+    /// ignored.
+    fn receiver_report(&mut self, now: Instant, leg: LegId, blocks: &[ReportBlock]) {
+        let arrival = self.ntp(now);
+        for b in blocks {
+            let Some((fid, _)) = self.feed_seen_by(leg, b.ssrc.0) else {
+                continue;
+            };
+            if self.feed(fid).map_or(true, |f| f.kind != MediaKind::Video) {
+                continue;
+            }
+            let rtt = rtt_from_report(b, arrival);
+            if let Some(l) = self.legs.get_mut(&leg) {
+                if let Some(rtt) = rtt {
+                    l.stats.rtt_us = Some(u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX));
+                }
+                l.stats.downlink_fraction_lost = b.fraction_lost;
+            }
+        }
     }
 
     /// A receiver's PLI/FIR names the SSRC it sees: translate it to the feed's source.
