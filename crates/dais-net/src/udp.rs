@@ -411,7 +411,6 @@ mod sys {
     #[derive(Debug)]
     pub(super) struct SendScratch {
         hdrs: Vec<libc::mmsghdr>,
-        iov: libc::iovec,
         /// Per message of `send_headed`: its iovec, pointing at its copy.
         iovs: Vec<libc::iovec>,
         /// Per message of `send_headed`: head and body copied together (allocated on first
@@ -432,7 +431,6 @@ mod sys {
             };
             SendScratch {
                 hdrs: vec![zero_hdr; SEND_CHUNK],
-                iov: zero_iov,
                 iovs: vec![zero_iov; SEND_CHUNK],
                 copies: Vec::new(),
             }
@@ -455,45 +453,25 @@ mod sys {
             if self.copies.len() < SEND_CHUNK {
                 self.copies.resize(SEND_CHUNK, [0; MAX_DATAGRAM]);
             }
-            for i in 0..n {
-                let Some(head) = heads.get(part_of[i]) else {
+            let messages = part_of
+                .iter()
+                .zip(self.copies.iter_mut())
+                .zip(self.iovs.iter_mut());
+            for ((part, copy), iov) in messages.take(n) {
+                let Some(head) = heads.get(*part) else {
                     return Err(io::Error::from(io::ErrorKind::InvalidInput));
                 };
                 // One contiguous copy per message: the kernel's UDP send costs ~1 µs more per
                 // datagram gathering two iovecs than copying one (`fanout` bench), far more
                 // than this memcpy.
-                let copy = &mut self.copies[i];
                 copy[..super::HEAD].copy_from_slice(head);
                 copy[super::HEAD..len].copy_from_slice(body);
-                self.iovs[i] = libc::iovec {
+                *iov = libc::iovec {
                     iov_base: copy.as_mut_ptr().cast(),
                     iov_len: len,
                 };
-                // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
-                let mut hdr: libc::msghdr = unsafe { zeroed() };
-                hdr.msg_name = dests[i].as_ptr() as *mut libc::c_void;
-                hdr.msg_namelen = dests[i].len();
-                hdr.msg_iov = &mut self.iovs[i];
-                hdr.msg_iovlen = 1;
-                self.hdrs[i] = libc::mmsghdr {
-                    msg_hdr: hdr,
-                    msg_len: 0,
-                };
             }
-            // SAFETY: headers point at `dests` and at `self.iovs` / `self.copies`, alive and
-            // untouched until the call returns.
-            let rc = unsafe {
-                libc::sendmmsg(
-                    socket.as_fd().as_raw_fd(),
-                    self.hdrs.as_mut_ptr(),
-                    n as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(rc as usize)
+            self.send_prepared(socket, &dests[..n])
         }
 
         pub(super) fn send(
@@ -505,23 +483,31 @@ mod sys {
             let n = dests.len().min(SEND_CHUNK);
             // The kernel only reads through iov_base for sendmmsg; the cast to *mut is what the
             // C struct demands.
-            self.iov = libc::iovec {
+            let iov = libc::iovec {
                 iov_base: datagram.as_ptr() as *mut libc::c_void,
                 iov_len: datagram.len(),
             };
+            self.iovs[..n].fill(iov);
+            self.send_prepared(socket, &dests[..n])
+        }
+
+        /// One `sendmmsg` of message `i` = `self.iovs[i]` to `dests[i]`.
+        fn send_prepared(&mut self, socket: &impl AsFd, dests: &[SockAddr]) -> io::Result<usize> {
+            let n = dests.len().min(SEND_CHUNK);
             for (i, dest) in dests.iter().take(n).enumerate() {
                 // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
                 let mut hdr: libc::msghdr = unsafe { zeroed() };
                 hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
                 hdr.msg_namelen = dest.len();
-                hdr.msg_iov = &mut self.iov;
+                hdr.msg_iov = &mut self.iovs[i];
                 hdr.msg_iovlen = 1;
                 self.hdrs[i] = libc::mmsghdr {
                     msg_hdr: hdr,
                     msg_len: 0,
                 };
             }
-            // SAFETY: headers point at `datagram` and `dests`, both alive for the call.
+            // SAFETY: headers point at `dests` and at `self.iovs`, whose buffers (the caller's
+            // datagram, or `self.copies`) stay alive and untouched until the call returns.
             let rc = unsafe {
                 libc::sendmmsg(
                     socket.as_fd().as_raw_fd(),

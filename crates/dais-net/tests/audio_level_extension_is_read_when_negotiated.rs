@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use audio_common::*;
 use dais_conference::ConferenceConfig;
-use dais_media::{AudioParams, LegConfig};
 use dais_net::meeting::{AudioExtras, MeetingEvent};
 use tokio::net::UdpSocket;
 
@@ -49,17 +48,7 @@ async fn the_level_meter_follows_the_venues_own_report() {
     let mut events = meeting.subscribe();
     let _province = ToneVenue::join(&meeting, "province", 1, 500.0, AMPLITUDE).await;
     let socket = UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
-    let cfg = LegConfig {
-        rtp_addr: socket.local_addr().unwrap(),
-        rtcp_addr: None,
-        video: None,
-        audio: Some(AudioParams {
-            payload_type: 0,
-            clock_rate: 8000,
-        }),
-        send: true,
-        recv: true,
-    };
+    let cfg = pcmu_leg(socket.local_addr().unwrap(), true);
     meeting.leg_up(&id("jinan"), cfg).await.unwrap();
     let target = meeting.media().rtp_addr();
     tokio::spawn(async move {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use audio_common::*;
 use dais_conference::ConferenceConfig;
-use dais_media::{AudioParams, LegConfig};
 use dais_net::meeting::AudioExtras;
 use tokio::net::UdpSocket;
 
@@ -34,17 +33,7 @@ async fn a_listener_asking_for_40_ms_gets_40_ms_packets() {
     let meeting = start_meeting("8105", &["province", "jinan"], ConferenceConfig::default()).await;
     let _province = ToneVenue::join(&meeting, "province", 1, 500.0, AMPLITUDE).await;
     let socket = UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
-    let cfg = LegConfig {
-        rtp_addr: socket.local_addr().unwrap(),
-        rtcp_addr: None,
-        video: None,
-        audio: Some(AudioParams {
-            payload_type: 0,
-            clock_rate: 8000,
-        }),
-        send: false,
-        recv: true,
-    };
+    let cfg = pcmu_leg(socket.local_addr().unwrap(), false);
     meeting.leg_up(&id("jinan"), cfg).await.unwrap();
 
     let before = collect(&socket, Duration::from_millis(600)).await;

@@ -314,38 +314,12 @@ async fn delayed_offer_info_keyframe_requests_and_hold_resume_with_sipp() {
 /// DTMF event for that venue; the packets are not mixed as audio.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_pressed_at_a_sipp_venue_becomes_one_dtmf_event() {
-    init_tracing();
-    let dir = Arc::new(TestDir::default());
-    dir.add_venue("jinan", "pw-jinan");
-    let svc = start_service(&dir).await;
-    let h = start_meeting(
-        &dir,
-        "8120",
-        "province",
-        &["jinan".into()],
-        svc.dialer(),
-        RedialPolicy::default(),
-    )
-    .await;
+    let (_dir, svc, h) = jinan_meeting("8120").await;
     let mut events = h.subscribe();
     let d = sipp_dir(&[("jinan".into(), "pw-jinan".into())]);
     let run = sipp(
         d.path(),
-        vec![
-            "-sf".into(),
-            scenario("uac_auth_dtmf.xml").display().to_string(),
-            "-inf".into(),
-            "users.csv".into(),
-            "-s".into(),
-            "8120".into(),
-            "-m".into(),
-            "1".into(),
-            "-mp".into(),
-            free_port().to_string(),
-            "-p".into(),
-            free_port().to_string(),
-            svc.local_addr().to_string(),
-        ],
+        uac_args("uac_auth_dtmf.xml", "8120", svc.local_addr(), &[]),
     )
     .await;
     assert!(

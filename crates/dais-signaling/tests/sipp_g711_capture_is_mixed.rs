@@ -9,12 +9,9 @@
 mod audio_common;
 mod common;
 
-use std::sync::Arc;
-
 use audio_common::{AMPLITUDE, SENT_PEAK, ToneVenue, tone_amplitude};
 use common::*;
 use dais_audio::Codec;
-use dais_conference::RedialPolicy;
 
 /// The RTP payloads of a pcap of Ethernet/IPv4/UDP/RTP packets, in order.
 fn rtp_payloads(pcap: &[u8]) -> Vec<Vec<u8>> {
@@ -58,39 +55,13 @@ fn best_match(reference: &[f32], signal: &[f32]) -> (f64, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sipp_venues_g711_capture_is_what_the_others_hear() {
-    init_tracing();
-    let dir = Arc::new(TestDir::default());
-    dir.add_venue("jinan", "pw-jinan");
-    let svc = start_service(&dir).await;
-    let h = start_meeting(
-        &dir,
-        "8121",
-        "province",
-        &["jinan".into()],
-        svc.dialer(),
-        RedialPolicy::default(),
-    )
-    .await;
+    let (_dir, svc, h) = jinan_meeting("8121").await;
     let province = ToneVenue::join(&h, "province", 1, 500.0, AMPLITUDE).await;
     let mark = province.mark();
     let d = sipp_dir(&[("jinan".into(), "pw-jinan".into())]);
     let run = sipp(
         d.path(),
-        vec![
-            "-sf".into(),
-            scenario("uac_auth_pcap.xml").display().to_string(),
-            "-inf".into(),
-            "users.csv".into(),
-            "-s".into(),
-            "8121".into(),
-            "-m".into(),
-            "1".into(),
-            "-mp".into(),
-            free_port().to_string(),
-            "-p".into(),
-            free_port().to_string(),
-            svc.local_addr().to_string(),
-        ],
+        uac_args("uac_auth_pcap.xml", "8121", svc.local_addr(), &[]),
     )
     .await;
     assert!(

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use audio_common::{AMPLITUDE, SENT_PEAK, ToneVenue, eventually, tone_amplitude};
-use common::{LOOPBACK, free_port, init_tracing, scenario, sipp, sipp_dir, start_service, stat};
+use common::{LOOPBACK, init_tracing, sipp, sipp_dir, start_service, stat, uac_args};
 use dais_audio::opus::{Channels, Decoder};
 use dais_conference::ConferenceConfig;
 use dais_net::meeting::MeetingEvent;
@@ -92,26 +92,14 @@ async fn sip_venue_offering_only_opus_is_mixed_with_a_g711_venue() {
 
     // sipp dials in with the Opus-only offer and holds the call for 9 s.
     let d = sipp_dir(&[("qingdao".into(), "pw-qingdao".into())]);
-    let args = vec![
-        "-sf".into(),
-        scenario("uac_auth_opus_only.xml").display().to_string(),
-        "-inf".into(),
-        "users.csv".into(),
+    let extra = [
         "-key".into(),
         "opus_port".into(),
         opus_port.to_string(),
         "-d".into(),
         "9000".into(),
-        "-s".into(),
-        "8300".into(),
-        "-m".into(),
-        "1".into(),
-        "-mp".into(),
-        free_port().to_string(),
-        "-p".into(),
-        free_port().to_string(),
-        svc.local_addr().to_string(),
     ];
+    let args = uac_args("uac_auth_opus_only.xml", "8300", svc.local_addr(), &extra);
     let path = d.path().to_path_buf();
     let run = tokio::spawn(async move { sipp(&path, args).await });
 

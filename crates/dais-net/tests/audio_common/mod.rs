@@ -99,17 +99,7 @@ impl ToneVenue {
         amplitude: f32,
     ) -> ToneVenue {
         let socket = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).await.unwrap();
-        let cfg = LegConfig {
-            rtp_addr: socket.local_addr().unwrap(),
-            rtcp_addr: None,
-            video: None,
-            audio: Some(AudioParams {
-                payload_type: 0,
-                clock_rate: 8000,
-            }),
-            send: true,
-            recv: true,
-        };
+        let cfg = pcmu_leg(socket.local_addr().unwrap(), true);
         meeting.leg_up(&id(name), cfg).await.unwrap();
         let target = meeting.media().rtp_addr();
         let heard = Arc::new(Mutex::new(Vec::new()));
@@ -197,6 +187,21 @@ impl ToneVenue {
 
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// An audio-only PCMU leg (payload type 0, 8 kHz) at `addr`: receiving, and sending if `send`.
+pub fn pcmu_leg(addr: SocketAddr, send: bool) -> LegConfig {
+    LegConfig {
+        rtp_addr: addr,
+        rtcp_addr: None,
+        video: None,
+        audio: Some(AudioParams {
+            payload_type: 0,
+            clock_rate: 8000,
+        }),
+        send,
+        recv: true,
     }
 }
 

@@ -296,3 +296,50 @@ pub async fn dial_in_meeting(number: &str, prefix: &str, width: usize, n: usize)
         meeting,
     }
 }
+
+/// A meeting `number` with the main venue `province` and one branch `jinan`, whose SIP
+/// password is `pw-jinan`, behind a running SIP service: the set-up of the one-venue sipp
+/// tests.
+pub async fn jinan_meeting(number: &str) -> (Arc<TestDir>, SipService, MeetingHandle) {
+    init_tracing();
+    let dir = Arc::new(TestDir::default());
+    dir.add_venue("jinan", "pw-jinan");
+    let svc = start_service(&dir).await;
+    let h = start_meeting(
+        &dir,
+        number,
+        "province",
+        &["jinan".into()],
+        svc.dialer(),
+        dais_conference::RedialPolicy::default(),
+    )
+    .await;
+    (dir, svc, h)
+}
+
+/// sipp's arguments for one call of `scenario` to `number` at `target` as the users of
+/// `users.csv`, from free signalling and media ports; `extra` goes before the target.
+pub fn uac_args(
+    scenario_name: &str,
+    number: &str,
+    target: SocketAddr,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-sf".into(),
+        scenario(scenario_name).display().to_string(),
+        "-inf".into(),
+        "users.csv".into(),
+        "-s".into(),
+        number.into(),
+        "-m".into(),
+        "1".into(),
+        "-mp".into(),
+        free_port().to_string(),
+        "-p".into(),
+        free_port().to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(target.to_string());
+    args
+}
