@@ -248,17 +248,25 @@ pub async fn run_venue(
                 let data = &buf[..n];
                 match dais_rtp::classify(data) {
                     dais_rtp::PacketClass::Rtcp => {
-                        let wants_key = dais_rtp::parse_compound(data).is_ok_and(|pkts| {
-                            pkts.iter().any(|p| {
-                                matches!(
-                                    p,
-                                    dais_rtp::RtcpPacket::Pli { .. } | dais_rtp::RtcpPacket::Fir { .. }
-                                )
-                            })
+                        let pkts = dais_rtp::parse_compound(data).unwrap_or_default();
+                        let wants_key = pkts.iter().any(|p| {
+                            matches!(
+                                p,
+                                dais_rtp::RtcpPacket::Pli { .. } | dais_rtp::RtcpPacket::Fir { .. }
+                            )
                         });
                         if wants_key {
                             stats.keyframe_requests.fetch_add(1, Ordering::Relaxed);
                             video.request_keyframe();
+                        }
+                        // Like an endpoint, answer a sender report with a receiver report about
+                        // that stream (LSR, DLSR 0): the meeting learns the round-trip time.
+                        for p in &pkts {
+                            if let dais_rtp::RtcpPacket::SenderReport(sr) = p
+                                && let Some(rr) = receiver_report_for(venue_no, sr)
+                            {
+                                let _ = socket.send_to(&rr, target).await;
+                            }
                         }
                     }
                     dais_rtp::PacketClass::Rtp => {
@@ -287,4 +295,21 @@ pub async fn run_venue(
             }
         }
     }
+}
+
+/// A receiver report on `sr`'s stream, sent at once (DLSR 0), from simulated venue `venue_no`.
+fn receiver_report_for(venue_no: u32, sr: &dais_rtp::rtcp::SenderReport) -> Option<bytes::Bytes> {
+    dais_rtp::rtcp::build_receiver_report(&dais_rtp::rtcp::ReceiverReport {
+        ssrc: dais_rtp::Ssrc(0x5e00_0000 | venue_no),
+        reports: vec![dais_rtp::rtcp::ReportBlock {
+            ssrc: sr.ssrc,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            extended_highest_seq: 0,
+            jitter: 0,
+            last_sr: dais_rtp::rtcp::ntp_compact(sr.ntp_time),
+            delay_since_last_sr: 0,
+        }],
+    })
+    .ok()
 }

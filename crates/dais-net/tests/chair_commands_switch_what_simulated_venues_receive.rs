@@ -338,7 +338,8 @@ async fn no_venue_ever_receives_its_own_picture_across_broadcast_changes() {
 }
 
 /// Every few seconds the meeting publishes each venue's uplink quality (bitrate, loss, jitter,
-/// frozen picture): what the console's quality column shows.
+/// frozen picture) and, from its receiver reports, its round-trip time and downlink loss: what
+/// the console's quality column shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_stats_events_report_every_venues_uplink() {
     let w = World::start().await;
@@ -348,7 +349,11 @@ async fn media_stats_events_report_every_venues_uplink() {
     for _ in 0..200 {
         match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
             Ok(Ok(MeetingEvent::MediaStats { venues }))
-                if venues.len() == w.venues.len() && venues.iter().all(|v| v.video_kbps > 0) =>
+                if venues.len() == w.venues.len()
+                    && venues.iter().all(|v| v.video_kbps > 0)
+                    && venues
+                        .iter()
+                        .all(|v| v.rtt_ms.is_some() || v.venue == id("province")) =>
             {
                 reported = Some(venues);
                 break;
@@ -357,13 +362,19 @@ async fn media_stats_events_report_every_venues_uplink() {
             _ => break,
         }
     }
-    let venues = reported.expect("a media_stats event with all four venues sending");
+    let venues = reported.expect("a media_stats event with all four venues sending and reporting");
     for v in &venues {
         // Synthetic venues send ~2.4 Mbit/s of video and 64 kbit/s of G.711 on loopback.
         assert!(v.video_kbps > 500, "{v:?}");
         assert!(v.audio_kbps > 30, "{v:?}");
         assert_eq!(v.lost, 0, "{v:?}");
         assert!(!v.frozen, "{v:?}");
+        // Round trip from their receiver reports on the picture they watch (the main venue,
+        // shown to everyone, watches a picture nobody is on yet: no sender report, no RTT).
+        if v.venue != id("province") {
+            assert!(v.rtt_ms.is_some_and(|ms| ms >= 0.0), "{v:?}");
+            assert_eq!(v.downlink_loss_percent, 0.0, "{v:?}");
+        }
     }
     let json = serde_json::to_value(MeetingEvent::MediaStats { venues }).unwrap();
     assert_eq!(json["type"], "media_stats");
