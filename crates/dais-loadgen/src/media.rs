@@ -905,11 +905,11 @@ fn receive_poll(r: &mut Receiving, shared: &Shared, sockets: &[UdpSocket]) {
         }
         quiet_since = None;
         r.wakeups += 1;
-        for i in 0..pfds.len() {
-            if pfds[i].revents == 0 {
+        for (i, pfd) in pfds.iter_mut().enumerate() {
+            if pfd.revents == 0 {
                 continue;
             }
-            pfds[i].revents = 0;
+            pfd.revents = 0;
             r.drain(i);
         }
     }
