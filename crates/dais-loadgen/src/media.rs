@@ -969,7 +969,8 @@ mod tests {
         let mut scratch = SendScratch::default();
         let (sent, failed, calls) = scratch.send_gso(&tx, dest, &frame);
         assert_eq!((sent, failed), (frame.len() as u64, 0));
-        assert_eq!(calls, 1, "one system call for the frame");
+        // One system call for the frame, unless this kernel refused GSO (then sendmmsg ran).
+        assert!(calls == 1 || scratch.gso_off, "{calls} calls");
         let mut got: Vec<(Vec<u8>, u64)> = Vec::new();
         let mut batch = TsBatch::new(64);
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -246,12 +246,16 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     let events = match opts.polling {
         Some(_) => {
             let token = api.token().unwrap_or_default().to_owned();
-            Some(crate::events::spawn(
-                api.addr(),
-                &token,
-                &opts.meeting,
-                shared.clone(),
-            )?)
+            match crate::events::spawn(api.addr(), &token, &opts.meeting, shared.clone()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    // Stop the media and hang up before giving up.
+                    shared.stop.store(true, Ordering::Relaxed);
+                    let _ = sip_tx.send(SipCommand::Stop);
+                    let _ = sip.join();
+                    return Err(e);
+                }
+            }
         }
         None => None,
     };
