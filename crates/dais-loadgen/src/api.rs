@@ -114,23 +114,52 @@ impl Api {
         Ok(())
     }
 
-    /// Creates a venue with SIP credentials; an existing one (409) is taken as it is.
+    /// The bearer token, once logged in (the event stream needs it).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The server's HTTP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Creates a venue with SIP credentials (and, for dial-out, the contact URI the MCU
+    /// dials); an existing one (409) is taken as it is, unless its contact differs from the
+    /// one asked for: the API cannot change a venue, so that is an error naming the fix.
     ///
     /// # Errors
-    /// Refusals other than "exists", transport failures.
+    /// Refusals other than "exists", a stale contact, transport failures.
     pub fn ensure_venue(
         &self,
         name: &str,
         kind: &str,
         parent: Option<&str>,
         sip_password: &str,
+        contact_uri: Option<&str>,
     ) -> Result<(), LoadgenError> {
         let mut body = json!({"name": name, "kind": kind, "sip_password": sip_password});
         if let Some(p) = parent {
             body["parent"] = json!(p);
         }
+        if let Some(c) = contact_uri {
+            body["contact_uri"] = json!(c);
+        }
         let r = self.request("POST", "/api/v1/venues", Some(&body))?;
-        expect(r, &format!("create venue {name}"), &[200, 201, 409]).map(drop)
+        let created = r.status != 409;
+        expect(r, &format!("create venue {name}"), &[200, 201, 409])?;
+        if let (false, Some(want)) = (created, contact_uri) {
+            let r = self.request("GET", &format!("/api/v1/venues/{name}"), None)?;
+            let v = expect(r, &format!("venue {name}"), &[200])?;
+            let have = v.get("contact_uri").and_then(Value::as_str).unwrap_or("");
+            if have != want {
+                return Err(LoadgenError::Options(format!(
+                    "venue {name} exists with contact `{have}`, not `{want}`: \
+                     use a fresh --prefix (or --spawn) for --dial-out"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Schedules a meeting; an existing one (409) is taken as it is.

@@ -23,6 +23,7 @@
 pub mod analysis;
 pub mod api;
 pub mod error;
+pub mod events;
 pub mod media;
 pub mod procstat;
 pub mod reference;
@@ -33,5 +34,6 @@ pub mod sip;
 pub mod spawn;
 
 pub use error::LoadgenError;
+pub use media::IoMode;
 pub use report::Report;
 pub use run::{DropMode, RunOptions, run};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use dais_loadgen::reference::run_reference;
 use dais_loadgen::spawn::Spawned;
-use dais_loadgen::{DropMode, RunOptions, run};
+use dais_loadgen::{DropMode, IoMode, RunOptions, run};
 use dais_net::sim::VideoShape;
 
 /// Simulate N SIP venues in one daisd meeting, drive the chair, measure.
@@ -100,6 +100,27 @@ struct Cli {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// The chair starts polling over the branches with this interval (whole seconds) and the
+    /// harness times every automatic switch; it then issues no broadcast of its own.
+    #[arg(long, value_name = "SECONDS")]
+    polling: Option<u32>,
+    /// The MCU dials the venues: they are created with contacts at the harness's SIP
+    /// socket, the meeting start makes daisd call them, the harness answers.
+    #[arg(long)]
+    dial_out: bool,
+    /// Media I/O: `gso` (a frame in one UDP GSO send, epoll + recvmmsg), `batched` (a frame
+    /// in one sendmmsg, epoll + recvmmsg) or `simple` (send_to per packet, poll over every
+    /// socket: the first harness, kept to measure the difference).
+    #[arg(long, value_enum, default_value_t = IoArg::Gso)]
+    io: IoArg,
+}
+
+/// `--io` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum IoArg {
+    Gso,
+    Batched,
+    Simple,
 }
 
 /// `--drop-mode` values.
@@ -228,6 +249,13 @@ fn real_main(cli: Cli) -> Result<bool, Failure> {
         server_pid,
         seed: cli.seed,
         progress: !cli.quiet,
+        io: match cli.io {
+            IoArg::Gso => IoMode::Gso,
+            IoArg::Batched => IoMode::Batched,
+            IoArg::Simple => IoMode::Simple,
+        },
+        polling: cli.polling,
+        dial_out: cli.dial_out,
     };
     let result = run(&opts);
     if let Some(mut s) = spawned.take() {

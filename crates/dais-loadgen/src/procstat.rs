@@ -26,6 +26,51 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     })
 }
 
+/// CPU seconds per thread name of process `pid` (`/proc/<pid>/task/*/stat`), summed over
+/// threads that share a name (tokio's workers do), sorted by name. Empty when unreadable.
+pub fn threads(pid: u32) -> Vec<(String, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut by_name: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(name), Some(ticks)) = (stat_name(&stat), parse_stat_ticks(&stat)) else {
+            continue;
+        };
+        *by_name.entry(name.to_owned()).or_default() += ticks as f64 / hz;
+    }
+    by_name.into_iter().collect()
+}
+
+/// The command name of a stat line: between the first `(` and the last `)`.
+pub fn stat_name(stat: &str) -> Option<&str> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    stat.get(open + 1..close)
+}
+
+/// Per-name CPU spent between two [`threads`] samples, largest first (threads that appeared
+/// in between count from zero).
+pub fn thread_delta(before: &[(String, f64)], after: &[(String, f64)]) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = after
+        .iter()
+        .map(|(name, cpu)| {
+            let was = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, c)| *c);
+            (name.clone(), (cpu - was).max(0.0))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
 /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in clock ticks. The command
 /// name (field 2) may contain spaces and parentheses, so fields are counted after the last `)`.
 pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
@@ -63,5 +108,16 @@ mod tests {
         assert_eq!(parse_status_mem(status), (1024, 2048));
         let me = sample(std::process::id()).unwrap();
         assert!(me.rss_kib > 0);
+        assert_eq!(stat_name(line), Some("dais d) (x"));
+        let mine = threads(std::process::id());
+        assert!(!mine.is_empty(), "this test's own threads are listed");
+        let d = thread_delta(
+            &[("a".into(), 1.0), ("b".into(), 2.0)],
+            &[("a".into(), 1.5), ("b".into(), 5.0), ("c".into(), 0.25)],
+        );
+        assert_eq!(
+            d,
+            [("b".into(), 3.0), ("a".into(), 0.5), ("c".into(), 0.25)]
+        );
     }
 }

@@ -144,6 +144,46 @@ pub struct Report {
     pub reference_cpu_us_per_packet: Option<f64>,
     /// `cpu_us_per_forwarded_packet / reference_cpu_us_per_packet`.
     pub reference_ratio: Option<f64>,
+    /// `dial_in` (the venues call the meeting) or `dial_out` (the MCU calls the venues).
+    pub drive: &'static str,
+    /// Dial-out: meeting start (API call) → each venue's call up (ACK), ms; `null` for
+    /// dial-in.
+    pub dial_out_up_ms: Option<Percentiles>,
+    /// INVITEs from the MCU the harness answered (dial-out; retransmissions not counted).
+    pub invites_answered: u64,
+    /// `--polling` interval, s (`null`: the harness broadcasts itself).
+    pub polling_interval_s: Option<u32>,
+    /// Broadcast switches the MCU's polling made in the measured window (`null` without
+    /// polling); they are the `switches` then.
+    pub poll_switches: Option<u64>,
+    /// `lagged` events on the event stream (the harness read it too slowly; `null` when not
+    /// read).
+    pub event_stream_lagged: Option<u64>,
+    /// The harness's media I/O (`batched` or `simple`).
+    pub io_mode: crate::media::IoMode,
+    /// The harness process's own CPU time (user + system) in the measured window, s.
+    pub harness_cpu_s: Option<f64>,
+    /// Datagrams the harness sent plus received in the measured window.
+    pub harness_packets: u64,
+    /// `harness_cpu_s / harness_packets`, µs.
+    pub harness_cpu_us_per_packet: Option<f64>,
+    /// Send system calls (whole run).
+    pub send_calls: u64,
+    /// `recvmmsg` calls that returned datagrams (whole run).
+    pub recv_calls: u64,
+    /// Readiness waits that reported a ready socket (whole run).
+    pub receiver_wakeups: u64,
+    /// daisd CPU per thread name in the measured window, largest first.
+    pub server_threads: Vec<ThreadCpu>,
+}
+
+/// CPU time of the threads of one name.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ThreadCpu {
+    /// Thread name (`comm`), e.g. `tokio-runtime-w`.
+    pub name: String,
+    /// CPU seconds in the measured window, summed over the threads of that name.
+    pub cpu_s: f64,
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -245,6 +285,41 @@ impl Report {
                 .map_or_else(|| "n/a".into(), |c| format!("{c:.2}")),
             self.reference_ratio
                 .map_or_else(|| "n/a".into(), |r| format!("{r:.2}"))
+        );
+        let threads: Vec<String> = self
+            .server_threads
+            .iter()
+            .take(4)
+            .map(|t| format!("{} {:.2} s", t.name, t.cpu_s))
+            .collect();
+        let _ = writeln!(s, "daisd threads  {}", threads.join(", "));
+        let _ = writeln!(
+            s,
+            "harness CPU {} s for {} packets sent+received ({} µs/packet, {:?} I/O: {} send calls, {} recvmmsg, {} wake-ups)",
+            self.harness_cpu_s
+                .map_or_else(|| "n/a".into(), |c| format!("{c:.2}")),
+            self.harness_packets,
+            self.harness_cpu_us_per_packet
+                .map_or_else(|| "n/a".into(), |c| format!("{c:.2}")),
+            self.io_mode,
+            self.send_calls,
+            self.recv_calls,
+            self.receiver_wakeups
+        );
+        let _ = writeln!(
+            s,
+            "drive   {}{}{}",
+            self.drive,
+            self.dial_out_up_ms.map_or_else(String::new, |p| format!(
+                "  (start → call up p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms, {} INVITEs answered)",
+                p.p50, p.p99, p.max, self.invites_answered
+            )),
+            self.polling_interval_s
+                .map_or_else(String::new, |i| format!(
+                    "  polling every {i} s: {} switches by the MCU (event stream lagged {})",
+                    opt(self.poll_switches),
+                    opt(self.event_stream_lagged)
+                ))
         );
         let _ = writeln!(
             s,

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::analysis::{SwitchCommand, Transition, Violation, judge_switches};
 use crate::api::Api;
 use crate::error::LoadgenError;
-use crate::media::{self, Shared};
+use crate::media::{self, IoMode, Shared};
 use crate::procstat::{self, ProcSample};
 use crate::report::{Percentiles, Report};
 use crate::signaling::{self, SipCommand, SipSetup};
@@ -65,6 +65,14 @@ pub struct RunOptions {
     pub seed: u64,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// How the media threads do their I/O.
+    pub io: IoMode,
+    /// Let the MCU poll over the branches at this interval (seconds) instead of broadcasting
+    /// from the harness; every automatic switch is timed from its event.
+    pub polling: Option<u32>,
+    /// The MCU dials the venues (their contacts point at the harness) instead of the venues
+    /// dialling in.
+    pub dial_out: bool,
 }
 
 /// How the harness drops a venue.
@@ -102,11 +110,15 @@ impl Rng {
 }
 
 /// Sets the meeting up through the API: login, venues (`<prefix>-1` main, others branches
-/// under it), the meeting, start. Returns the logged-in client and the venue names.
+/// under it; with `dial_out_to`, each with the contact `sip:<name>@<that address>`), the
+/// meeting. Returns the logged-in client and the venue names; the caller starts it.
 ///
 /// # Errors
 /// Login or any refused call.
-pub fn prepare(opts: &RunOptions) -> Result<(Api, Vec<String>), LoadgenError> {
+pub fn prepare(
+    opts: &RunOptions,
+    dial_out_to: Option<SocketAddr>,
+) -> Result<(Api, Vec<String>), LoadgenError> {
     let mut api = Api::new(opts.http);
     api.login(&opts.user, &opts.password)?;
     let names: Vec<String> = (1..=opts.venues)
@@ -118,10 +130,10 @@ pub fn prepare(opts: &RunOptions) -> Result<(Api, Vec<String>), LoadgenError> {
         } else {
             ("branch", Some(names[0].as_str()))
         };
-        api.ensure_venue(name, kind, parent, &opts.venue_password)?;
+        let contact = dial_out_to.map(|a| format!("sip:{name}@{a}"));
+        api.ensure_venue(name, kind, parent, &opts.venue_password, contact.as_deref())?;
     }
     api.ensure_meeting(&opts.meeting, &names[0], &names[1..])?;
-    api.start_meeting(&opts.meeting)?;
     Ok((api, names))
 }
 
@@ -138,26 +150,43 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
             "the harness only talks to 127.0.0.1 (loopback)".into(),
         ));
     }
+    if opts.dial_out && opts.drop_every.is_some() {
+        return Err(LoadgenError::Options(
+            "--drop-every redials venues by dialling in; not with --dial-out".into(),
+        ));
+    }
+    if opts.polling.is_some() && opts.roll_call {
+        return Err(LoadgenError::Options(
+            "--polling and --roll-call both drive the broadcast; pick one".into(),
+        ));
+    }
+    if opts.polling == Some(0) {
+        return Err(LoadgenError::Options("--polling: at least 1 second".into()));
+    }
     let io = |what: &str| {
         let what = what.to_owned();
         move |e| LoadgenError::Io { what, source: e }
     };
-    let (api, names) = prepare(opts)?;
+    let sip_socket = UdpSocket::bind("127.0.0.1:0").map_err(io("binding the SIP socket"))?;
+    let sip_local = sip_socket.local_addr().map_err(io("SIP socket address"))?;
+    let (api, names) = prepare(opts, opts.dial_out.then_some(sip_local))?;
     let n = opts.venues;
     let shared = Shared::new(n);
-    let sockets = Arc::new(media::bind_sockets(n).map_err(io("binding media sockets"))?);
+    let sockets = Arc::new(
+        media::bind_sockets(n, opts.io != IoMode::Simple).map_err(io("binding media sockets"))?,
+    );
     let media_addrs: Vec<SocketAddr> = sockets
         .iter()
         .map(|s| s.local_addr())
         .collect::<Result<_, _>>()
         .map_err(io("media socket address"))?;
-    let sip_socket = UdpSocket::bind("127.0.0.1:0").map_err(io("binding the SIP socket"))?;
-    let receiver = media::spawn_receiver(shared.clone(), sockets.clone());
+    let receiver = media::spawn_receiver(shared.clone(), sockets.clone(), opts.io);
     let sender = media::spawn_sender(
         shared.clone(),
         sockets.clone(),
         opts.shape,
         opts.encoder_delay,
+        opts.io,
     );
     let (sip_tx, sip_rx) = mpsc::channel();
     let sip = signaling::spawn(
@@ -170,13 +199,24 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
             window: opts.sip_window,
             setup_timeout: Duration::from_secs(8),
             attempts: 5,
+            answer_invites: opts.dial_out,
         },
         sip_socket,
         shared.clone(),
         sip_rx,
     );
-    for i in 0..n {
-        let _ = sip_tx.send(SipCommand::Dial(i));
+    // Starting the meeting makes the MCU dial every venue with a contact (dial-out); with
+    // dial-in the venues call once it runs.
+    let started_at_ns = shared.now_ns();
+    if let Err(e) = api.start_meeting(&opts.meeting) {
+        shared.stop.store(true, Ordering::Relaxed);
+        let _ = sip_tx.send(SipCommand::Stop);
+        return Err(e);
+    }
+    if !opts.dial_out {
+        for i in 0..n {
+            let _ = sip_tx.send(SipCommand::Dial(i));
+        }
     }
     // Wait for the venues to come in: bounded by 2 s + 100 ms per venue.
     let setup_deadline =
@@ -202,20 +242,56 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     // Let first keyframes settle before measuring.
     std::thread::sleep(Duration::from_millis(500));
 
+    // Polling switches come from the MCU's timer: the event stream tells when.
+    let events = match opts.polling {
+        Some(_) => {
+            let token = api.token().unwrap_or_default().to_owned();
+            match crate::events::spawn(api.addr(), &token, &opts.meeting, shared.clone()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    // Stop the media and hang up before giving up.
+                    shared.stop.store(true, Ordering::Relaxed);
+                    let _ = sip_tx.send(SipCommand::Stop);
+                    let _ = sip.join();
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+
     let start_ns = shared.now_ns();
     shared.measure_from_ns.store(start_ns, Ordering::Relaxed);
     let proc0 = opts.server_pid.and_then(procstat::sample);
+    let threads0 = opts.server_pid.map(procstat::threads).unwrap_or_default();
+    let me0 = procstat::sample(std::process::id());
+    let packets0 =
+        shared.sent_total.load(Ordering::Relaxed) + shared.received_total.load(Ordering::Relaxed);
     let sends0 = api.media_sends().ok();
+    let mut command_errors = 0u64;
+    if let Some(secs) = opts.polling {
+        let cmd = json!({
+            "command": "start_polling",
+            "venues": &names[1..],
+            "interval_secs": secs,
+        });
+        if let Err(e) = api.command(&opts.meeting, &cmd) {
+            command_errors += 1;
+            warn!(error = %e, "start_polling refused");
+        }
+    }
     let started = Instant::now();
     let mut rng = Rng::new(opts.seed);
     let mut commands: Vec<SwitchCommand> = Vec::new();
-    let mut command_errors = 0u64;
     let mut broadcasting = 0usize;
     let mut muted: Option<usize> = None;
     let mut dropped: Vec<(usize, Instant)> = Vec::new();
     let mut drops = 0u64;
     let mut roll_calls = 0u64;
-    let mut next_switch = opts.switch_every.map(|s| started + s);
+    let mut next_switch = opts
+        .switch_every
+        .filter(|_| opts.polling.is_none())
+        .map(|s| started + s);
     let mut next_drop = opts.drop_every.map(|s| started + s);
     let mut next_progress = started + Duration::from_secs(1);
     // A bar on a terminal; elsewhere (CI logs, pipes) a line a second through tracing.
@@ -340,9 +416,13 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     }
     let end_ns = shared.now_ns();
     let elapsed = started.elapsed();
+    let me1 = procstat::sample(std::process::id());
+    let packets1 =
+        shared.sent_total.load(Ordering::Relaxed) + shared.received_total.load(Ordering::Relaxed);
     // Metrics are published once a second: wait for the last second's totals.
     std::thread::sleep(Duration::from_millis(1100));
     let proc1 = opts.server_pid.and_then(procstat::sample);
+    let threads1 = opts.server_pid.map(procstat::threads).unwrap_or_default();
     let mcu_detected_drops = api
         .media_timeout_drops(&opts.meeting)
         .map_err(|e| warn!(error = %e, "meeting record not read"))
@@ -357,19 +437,61 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
     let sipr = sip.join().map_err(|_| LoadgenError::Server {
         what: "SIP thread panicked (a bug)".into(),
     })?;
-    let recv = receiver.join().map_err(|_| LoadgenError::Server {
-        what: "receiver thread panicked (a bug)".into(),
-    })?;
+    let recv = receiver
+        .join()
+        .map_err(|_| LoadgenError::Server {
+            what: "receiver thread panicked (a bug)".into(),
+        })?
+        .map_err(io("the receiver's epoll"))?;
+    let event_log = match events {
+        Some(h) => Some(h.join().map_err(|_| LoadgenError::Server {
+            what: "event thread panicked (a bug)".into(),
+        })?),
+        None => None,
+    };
+    // The last switch is judged up to here. The harness's own switches leave the rest of a
+    // period before the end; the MCU's timer may switch just before it, so a poll switch gets
+    // until the next poll switch or 1 s more (media still flows: it stops 1.1 s after the end).
+    let mut judge_end_ns = end_ns;
+    if let Some(log) = &event_log {
+        judge_end_ns = log
+            .switches
+            .iter()
+            .map(|e| e.at_ns)
+            .find(|&t| t >= end_ns)
+            .unwrap_or(u64::MAX)
+            .min(end_ns + 1_000_000_000);
+        // The MCU's own switches in the window, each timed from its event; a repeat of the
+        // venue already shown is not a switch.
+        let mut last: Option<u32> = None;
+        for ev in log
+            .switches
+            .iter()
+            .filter(|e| e.at_ns >= start_ns && e.at_ns < end_ns)
+        {
+            let Some(v) = names.iter().position(|x| *x == ev.venue) else {
+                continue;
+            };
+            let venue = v as u32 + 1;
+            if last != Some(venue) {
+                commands.push(SwitchCommand {
+                    at_ns: ev.at_ns,
+                    venue,
+                });
+            }
+            last = Some(venue);
+        }
+    }
     info!(switches = commands.len(), "run finished");
 
     // A receiver is expected to follow a switch when its call was up through the whole window.
     let up_windows = sipr.up.clone();
     let ends: Vec<u64> = (0..commands.len())
-        .map(|k| commands.get(k + 1).map_or(end_ns, |c| c.at_ns))
+        .map(|k| commands.get(k + 1).map_or(judge_end_ns, |c| c.at_ns))
         .collect();
     let expected = |c: &SwitchCommand, me: u32| {
         let k = commands.iter().position(|x| x == c).unwrap_or(0);
-        let until = ends.get(k).copied().unwrap_or(end_ns);
+        let until = ends.get(k).copied().unwrap_or(judge_end_ns);
         up_windows
             .get(me as usize - 1)
             .is_some_and(|w| w.iter().any(|&(a, b)| a <= c.at_ns && b >= until))
@@ -379,7 +501,7 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         .iter()
         .map(|t| t.transitions.as_slice())
         .collect();
-    let switches = judge_switches(&commands, &transitions, end_ns, expected);
+    let switches = judge_switches(&commands, &transitions, judge_end_ns, expected);
     for &(k, me) in &switches.missed {
         tracing::debug!(
             command = ?commands.get(k),
@@ -441,6 +563,17 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         .sum();
     let total: f64 = switches.samples.iter().map(|s| s.total_ns as f64).sum();
     let h = &recv.latency_us;
+    let harness_cpu = match (me0, me1) {
+        (Some(a), Some(b)) => Some(b.cpu_s - a.cpu_s),
+        _ => None,
+    };
+    let harness_packets = packets1.saturating_sub(packets0);
+    let mut dial_out_up: Vec<f64> = sipr
+        .up
+        .iter()
+        .filter_map(|w| w.first())
+        .map(|&(at, _)| at.saturating_sub(started_at_ns) as f64 / 1e6)
+        .collect();
     Ok(Report {
         venues: n as u64,
         duration_s: elapsed.as_secs_f64(),
@@ -498,6 +631,26 @@ pub fn run(opts: &RunOptions) -> Result<Report, LoadgenError> {
         },
         reference_cpu_us_per_packet: None,
         reference_ratio: None,
+        drive: if opts.dial_out { "dial_out" } else { "dial_in" },
+        dial_out_up_ms: opts.dial_out.then(|| Percentiles::of(&mut dial_out_up)),
+        invites_answered: sipr.invites_answered,
+        polling_interval_s: opts.polling,
+        poll_switches: event_log.as_ref().map(|_| commands.len() as u64),
+        event_stream_lagged: event_log.as_ref().map(|l| l.lagged),
+        io_mode: opts.io,
+        harness_cpu_s: harness_cpu,
+        harness_packets,
+        harness_cpu_us_per_packet: harness_cpu
+            .filter(|_| harness_packets > 0)
+            .map(|c| c * 1e6 / harness_packets as f64),
+        send_calls: sent.send_calls,
+        recv_calls: recv.recv_calls,
+        receiver_wakeups: recv.wakeups,
+        server_threads: procstat::thread_delta(&threads0, &threads1)
+            .into_iter()
+            .filter(|(_, cpu)| *cpu > 0.0)
+            .map(|(name, cpu_s)| crate::report::ThreadCpu { name, cpu_s })
+            .collect(),
     })
 }
 

@@ -49,6 +49,8 @@ pub struct SipSetup {
     pub setup_timeout: Duration,
     /// Attempts per dial (503 and timeouts are retried).
     pub attempts: u32,
+    /// Answer the MCU's INVITEs (dial-out): the Request-URI's user names the venue.
+    pub answer_invites: bool,
 }
 
 /// What the signaling did.
@@ -68,6 +70,17 @@ pub struct SipReport {
     pub unanswered: u64,
     /// Per venue: `(up_at_ns, down_at_ns)` intervals (`u64::MAX` while still up).
     pub up: Vec<Vec<(u64, u64)>>,
+    /// INVITEs from the MCU answered (dial-out), retransmissions not counted.
+    pub invites_answered: u64,
+}
+
+/// A dial-out call we answered with 200 OK, waiting for the MCU's ACK.
+struct Answering {
+    venue: usize,
+    call: Call,
+    invite_at_ns: u64,
+    last_sent_ns: u64,
+    sends: u32,
 }
 
 struct Attempt {
@@ -101,6 +114,13 @@ pub fn spawn(
         let mut calls: HashMap<String, (usize, Call)> = HashMap::new();
         // Calls of blacked-out venues: whatever the MCU sends for them is dropped unanswered.
         let mut deaf: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut answering: HashMap<String, Answering> = HashMap::new();
+        let venue_of: HashMap<&str, usize> = setup
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.as_str(), i))
+            .collect();
         let mut unique: u64 = u64::from(std::process::id()) << 32;
         let mut buf = vec![0u8; 65_536];
         let mut stopping: Option<u64> = None;
@@ -228,6 +248,22 @@ pub fn spawn(
                     report.failure_statuses.push(0);
                 }
             }
+            // Our 200s to the MCU's INVITEs until the ACK (RFC 3261 §13.3.1.4: T1 doubling
+            // to T2), given up at the set-up deadline.
+            answering.retain(|_, a| {
+                if now.saturating_sub(a.invite_at_ns) > setup.setup_timeout.as_nanos() as u64 {
+                    report.failures += 1;
+                    report.failure_statuses.push(0);
+                    return false;
+                }
+                let interval = 500_000_000u64 << a.sends.saturating_sub(1).min(3);
+                if now.saturating_sub(a.last_sent_ns) >= interval {
+                    send(a.call.last_request());
+                    a.last_sent_ns = now;
+                    a.sends += 1;
+                }
+                true
+            });
             let Ok((len, _from)) = socket.recv_from(&mut buf) else {
                 continue;
             };
@@ -300,6 +336,76 @@ pub fn spawn(
                         }
                         CallOutput::KeyframeRequest => shared.request_keyframe(i),
                         _ => {}
+                    }
+                }
+            } else if let Some(a) = answering.get_mut(&call_id) {
+                match &msg {
+                    SipMessage::Request(r) if r.method == dais_sip::Method::Ack => {
+                        if let Some(a) = answering.remove(&call_id) {
+                            let i = a.venue;
+                            if let CallState::Up { remote_media } = a.call.state() {
+                                report.setup_ms.push((now - a.invite_at_ns) as f64 / 1e6);
+                                shared.call_epoch[i].fetch_add(1, Ordering::Relaxed);
+                                shared.remote[i]
+                                    .store(encode_addr(*remote_media), Ordering::Relaxed);
+                                shared.request_keyframe(i);
+                                report.up[i].push((now, u64::MAX));
+                            }
+                            calls.insert(call_id, (i, a.call));
+                        }
+                    }
+                    // The INVITE again: our 200 was lost or is late.
+                    SipMessage::Request(r) if r.method == dais_sip::Method::Invite => {
+                        send(a.call.last_request());
+                        a.last_sent_ns = now;
+                    }
+                    SipMessage::Request(r) => {
+                        // CANCEL or BYE before the ACK: end it.
+                        send(&SipMessage::Response(r.make_response(200, None)).to_bytes());
+                        answering.remove(&call_id);
+                    }
+                    SipMessage::Response(_) => {}
+                }
+            } else if setup.answer_invites
+                && stopping.is_none()
+                && let SipMessage::Request(r) = &msg
+                && r.method == dais_sip::Method::Invite
+            {
+                let venue =
+                    crate::sip::uri_user(r.uri.as_str()).and_then(|u| venue_of.get(u).copied());
+                let Some(i) = venue else {
+                    send(&SipMessage::Response(r.make_response(404, None)).to_bytes());
+                    continue;
+                };
+                unique += 1;
+                let spec = CallSpec {
+                    server: setup.server,
+                    local_sip: local,
+                    meeting: setup.meeting.clone(),
+                    user: setup.users[i].clone(),
+                    password: String::new(),
+                    media: setup.media[i],
+                    unique,
+                };
+                match Call::answer(spec, r) {
+                    Ok((call, ok)) => {
+                        send(&ok);
+                        report.invites_answered += 1;
+                        answering.insert(
+                            call_id,
+                            Answering {
+                                venue: i,
+                                call,
+                                invite_at_ns: now,
+                                last_sent_ns: now,
+                                sends: 1,
+                            },
+                        );
+                    }
+                    Err(refusal) => {
+                        report.failures += 1;
+                        report.failure_statuses.push(488);
+                        send(&refusal);
                     }
                 }
             } else if is_request && let SipMessage::Request(r) = &msg {

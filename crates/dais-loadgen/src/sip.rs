@@ -215,6 +215,58 @@ impl Call {
         Some(m.into_bytes())
     }
 
+    /// Answers a dial-out INVITE from the MCU (the harness is the venue's UAS): the call, up
+    /// once the ACK comes, and the 200 OK to send, with our SDP (the same shape as our
+    /// offer: PCMU and H.264 on one port, rtcp-mux) and a Contact. `Err` carries the final
+    /// answer to send instead (488 when the offer has no usable media address).
+    ///
+    /// The dialog's tags are kept so that [`Call::hang_up`] and [`Call::on_request`] work
+    /// unchanged: our local tag goes where a caller's From tag goes, the MCU's From tag where
+    /// a caller keeps the To tag.
+    pub fn answer(spec: CallSpec, invite: &Request) -> Result<(Call, Vec<u8>), Vec<u8>> {
+        let local_tag = format!("a{:x}", spec.unique.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let refuse = |status: u16| {
+            dais_sip::SipMessage::Response(invite.make_response(status, Some(&local_tag)))
+                .to_bytes()
+                .to_vec()
+        };
+        let (Ok(call_id), Ok(from)) = (invite.headers.call_id(), invite.headers.from()) else {
+            return Err(refuse(400));
+        };
+        let Some(remote_media) = answer_address(&invite.body) else {
+            return Err(refuse(488));
+        };
+        let ok = dais_sip::SipMessage::Response(invite.make_response(200, Some(&local_tag)))
+            .to_bytes()
+            .to_vec();
+        // make_response ends with an empty body: put the Contact and our SDP in its place.
+        let head = String::from_utf8_lossy(&ok);
+        let head = head
+            .strip_suffix("Content-Length: 0\r\n\r\n")
+            .unwrap_or(&head);
+        let sdp = offer(spec.media, spec.unique);
+        let answer = format!(
+            "{head}Contact: <sip:{}@{}>\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            spec.user,
+            spec.local_sip,
+            sdp.len()
+        )
+        .into_bytes();
+        let call = Call {
+            branch: String::new(),
+            spec,
+            call_id,
+            from_tag: local_tag,
+            to_tag: from.tag,
+            cseq: 1,
+            authed: true,
+            last_request: answer.clone(),
+            state: CallState::Up { remote_media },
+        };
+        Ok((call, answer))
+    }
+
     /// Handles a response for this call.
     pub fn on_response(&mut self, resp: &Response) -> Vec<CallOutput> {
         let Ok(cseq) = resp.headers.cseq() else {
@@ -347,6 +399,17 @@ impl Call {
     }
 }
 
+/// The user part of a SIP URI (`sip:lg-3@127.0.0.1:5070` → `lg-3`).
+pub fn uri_user(uri: &str) -> Option<&str> {
+    let rest = uri
+        .trim()
+        .trim_start_matches('<')
+        .strip_prefix("sip:")
+        .or_else(|| uri.trim().strip_prefix("sips:"))?;
+    let (user, _) = rest.split_once('@')?;
+    (!user.is_empty()).then_some(user)
+}
+
 /// Our SDP offer: PCMU and H.264 (packetization-mode 1) on ONE port with rtcp-mux, because the
 /// engine keys a leg on one source address (dais-signaling's `leg_config`).
 pub fn offer(media: SocketAddr, session: u64) -> String {
@@ -440,6 +503,63 @@ mod tests {
             SipMessage::Response(r) => r,
             SipMessage::Request(_) => panic!("a request"),
         }
+    }
+
+    #[test]
+    fn a_dial_out_invite_is_answered_and_the_dialog_keeps_its_tags() {
+        let mcu_sdp = offer("127.0.0.1:20000".parse().unwrap(), 9);
+        let invite = format!(
+            "INVITE sip:lg-3@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:8100@127.0.0.1>;tag=mcu7\r\nTo: <sip:lg-3@127.0.0.1:40000>\r\n\
+             Call-ID: out-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:8100@127.0.0.1:5060>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{mcu_sdp}",
+            mcu_sdp.len()
+        );
+        let invite = request(invite.as_bytes());
+        assert_eq!(uri_user(invite.uri.as_str()), Some("lg-3"));
+        let (mut call, ok) = Call::answer(spec(), &invite).unwrap();
+        assert_eq!(
+            call.state(),
+            &CallState::Up {
+                remote_media: "127.0.0.1:20000".parse().unwrap()
+            }
+        );
+        let ok = match dais_sip::parse(&ok).unwrap() {
+            SipMessage::Response(r) => r,
+            SipMessage::Request(_) => panic!("a request"),
+        };
+        assert_eq!(ok.status, 200);
+        let our_tag = ok.headers.to().unwrap().tag.expect("a To tag");
+        assert!(
+            ok.headers.get("Contact").is_some(),
+            "the MCU ACKs our Contact"
+        );
+        // The MCU reads our answer as the dial-in path reads our offer: both streams usable,
+        // and media goes to our socket.
+        let n = dais_sip::offer_answer::negotiate(
+            &ok.body,
+            &dais_sip::offer_answer::Capabilities::default(),
+            1,
+        )
+        .unwrap();
+        assert!(n.media.iter().all(|m| m.codec.is_some()));
+        assert_eq!(answer_address(&ok.body), Some(spec().media));
+        // Our BYE: From carries our tag, To the MCU's.
+        let bye = request(&call.hang_up().unwrap());
+        assert_eq!(bye.method, Method::Bye);
+        assert_eq!(bye.headers.call_id().unwrap(), "out-1@127.0.0.1");
+        assert_eq!(bye.headers.from().unwrap().tag, Some(our_tag));
+        assert_eq!(bye.headers.to().unwrap().tag.as_deref(), Some("mcu7"));
+        // An offer without media is refused with 488, never a panic.
+        let bad = request(
+            b"INVITE sip:lg-3@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo2\r\n\
+              From: <sip:8100@127.0.0.1>;tag=m\r\nTo: <sip:lg-3@127.0.0.1>\r\nCall-ID: out-2\r\n\
+              CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        );
+        let refusal = Call::answer(spec(), &bad).unwrap_err();
+        assert!(refusal.starts_with(b"SIP/2.0 488"));
+        assert_eq!(uri_user("sip:127.0.0.1:5060"), None);
+        assert_eq!(uri_user("<sip:lg-9@h>"), Some("lg-9"));
     }
 
     #[test]

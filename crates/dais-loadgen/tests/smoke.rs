@@ -154,3 +154,91 @@ fn roll_calls_and_blackouts_keep_the_meeting_correct() {
     assert_eq!(n("switches_incomplete"), 0, "{ctx}");
     assert_eq!(n("command_errors"), 0, "{ctx}");
 }
+
+/// Runs the harness against its own daisd with `args`; the JSON report and a context string
+/// (stdout, stderr) for assertion messages.
+fn run_loadgen(args: &[&str]) -> (serde_json::Value, String, std::process::ExitStatus) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_dais-loadgen"))
+        .args(["--spawn", "--quiet", "--json"])
+        .arg(&json)
+        .arg("--daisd")
+        .arg(daisd())
+        .args(args)
+        .output()
+        .expect("run dais-loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ctx = format!("\n{stdout}\n{stderr}");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON ({e}){ctx}"));
+    (serde_json::from_str(&text).unwrap(), ctx, out.status)
+}
+
+fn num(r: &serde_json::Value, k: &str) -> u64 {
+    r[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {r}"))
+}
+
+/// The chair starts polling over the branches; the MCU switches by itself every second and
+/// the harness times each switch from the event stream: all complete, cleanly.
+#[test]
+fn polling_switches_are_timed_and_clean() {
+    let (r, ctx, status) = run_loadgen(&["--venues", "5", "--duration", "6", "--polling", "1"]);
+    assert_eq!(r["polling_interval_s"], 1, "{ctx}");
+    // 6 s at one switch a second: at least 3 even on a slow machine.
+    assert!(num(&r, "poll_switches") >= 3, "the MCU polled{ctx}");
+    assert_eq!(num(&r, "switches"), num(&r, "poll_switches"), "{ctx}");
+    assert_eq!(
+        num(&r, "switches_incomplete"),
+        0,
+        "every poll switch completes{ctx}"
+    );
+    assert_eq!(num(&r, "switches_completed"), num(&r, "switches"), "{ctx}");
+    assert!(
+        r["switch_ms"]["count"].as_u64().unwrap_or(0) >= 3,
+        "timed{ctx}"
+    );
+    assert_eq!(num(&r, "continuity_violations"), 0, "{ctx}");
+    assert_eq!(num(&r, "lost_packets"), 0, "no loss on loopback{ctx}");
+    assert_eq!(num(&r, "sip_failures"), 0, "{ctx}");
+    assert_eq!(num(&r, "command_errors"), 0, "start_polling accepted{ctx}");
+    assert!(status.success(), "exit status {status:?}{ctx}");
+}
+
+/// The MCU dials the venues (their contacts point at the harness), the harness answers, and
+/// the meeting then carries media and switches as with dial-in.
+#[test]
+fn dial_out_venues_are_called_and_carry_the_meeting() {
+    let (r, ctx, status) = run_loadgen(&[
+        "--venues",
+        "4",
+        "--duration",
+        "5",
+        "--switch-every",
+        "1.5",
+        "--dial-out",
+    ]);
+    assert_eq!(r["drive"], "dial_out", "{ctx}");
+    assert!(
+        num(&r, "invites_answered") >= 4,
+        "daisd called every venue{ctx}"
+    );
+    assert_eq!(r["dial_out_up_ms"]["count"], 4, "every call came up{ctx}");
+    assert_eq!(
+        r["sip_setup_ms"]["count"].as_u64(),
+        Some(num(&r, "invites_answered")),
+        "{ctx}"
+    );
+    assert_eq!(num(&r, "sip_failures"), 0, "{ctx}");
+    assert!(num(&r, "received_packets") > 0, "media flows{ctx}");
+    assert_eq!(num(&r, "lost_packets"), 0, "no loss on loopback{ctx}");
+    assert_eq!(num(&r, "continuity_violations"), 0, "{ctx}");
+    assert!(num(&r, "switches") >= 1, "{ctx}");
+    assert_eq!(
+        num(&r, "switches_incomplete"),
+        0,
+        "every switch completes{ctx}"
+    );
+    assert!(status.success(), "exit status {status:?}{ctx}");
+}
