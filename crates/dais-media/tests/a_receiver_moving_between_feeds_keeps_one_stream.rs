@@ -169,3 +169,35 @@ fn a_moved_receivers_rtcp_names_its_own_ssrc_and_numbers() {
         "{sr_ts} vs {last}"
     );
 }
+
+/// Polling makes a venue the broadcast while it still watches the broadcast: the feed cuts
+/// over to it before the policy moves it to the broadcaster's view. It must not be fed its own
+/// picture, and the packets it is not fed must not become a gap in its stream: it waits, and
+/// continues seamlessly when the feed shows someone else again.
+#[test]
+fn a_receiver_that_becomes_the_feeds_source_waits_without_a_gap() {
+    let mut w = World::new(53, test_config());
+    let a = w.add_venue(30);
+    let b = w.add_venue(30);
+    let broadcast = w.engine.create_feed(MediaKind::Video);
+    // Venue b (a sender) also watches the broadcast.
+    w.engine.subscribe(w.now, b, broadcast).unwrap();
+    let b_addr = w.venue(b).addr;
+    w.receivers.insert(b_addr, Vec::new());
+    w.receiver_legs.insert(b, b_addr);
+    w.switch(broadcast, Some(a));
+    w.run_for(Duration::from_millis(800));
+    w.switch(broadcast, Some(b));
+    w.run_for(Duration::from_millis(800));
+    w.switch(broadcast, Some(a));
+    w.run_for(Duration::from_millis(800));
+    let log = w.log(b);
+    assert!(
+        log.iter().all(|d| d.tag.unwrap().venue == a.0),
+        "venue b was fed its own picture"
+    );
+    let first = log.iter().position(|d| d.at > w.start + Duration::from_millis(1700));
+    assert!(first.is_some_and(|i| i > 0), "b gets the picture again");
+    // One SSRC, no sequence gap across the time it was the source.
+    assert_clean_stream(log);
+}

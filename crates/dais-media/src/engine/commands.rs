@@ -182,7 +182,8 @@ impl Engine {
                     feed.subscribers.retain(|l| *l != leg);
                     let resume = match was {
                         Removed::Destination(t) => Some(feed.resume_point(t)),
-                        _ => None,
+                        Removed::Joining(j) => j.resume,
+                        Removed::Absent => None,
                     };
                     if let Some(l) = self.legs.get_mut(&leg) {
                         l.subscriptions.retain(|f| *f != fid);
@@ -321,10 +322,16 @@ impl Engine {
             if let Some(l) = self.legs.get_mut(&leg) {
                 l.subscriptions.retain(|x| *x != feed);
                 // Its next feed continues the stream it was receiving here.
-                if let Some(pt) = l.cfg.payload_type(f.kind)
-                    && let Removed::Destination(t) = f.remove_destination(pt, l.cfg.rtp_addr)
-                {
-                    l.resume[f.kind.index()] = Some(f.resume_point(t));
+                let resume = match l.cfg.payload_type(f.kind) {
+                    Some(pt) => match f.remove_destination(pt, l.cfg.rtp_addr) {
+                        Removed::Destination(t) => Some(f.resume_point(t)),
+                        Removed::Joining(j) => j.resume,
+                        Removed::Absent => None,
+                    },
+                    None => None,
+                };
+                if resume.is_some() {
+                    l.resume[f.kind.index()] = resume;
                 }
             }
         }
@@ -430,12 +437,17 @@ impl Engine {
         let mut resume = None;
         if let Ok(f) = self.feed_mut(feed) {
             f.subscribers.retain(|x| *x != leg);
-            if let Some(pt) = cfg.payload_type(f.kind)
-                && let Removed::Destination(t) = f.remove_destination(pt, cfg.rtp_addr)
-            {
-                // Its next feed continues the stream it was receiving here (D25).
-                resume = Some((f.kind.index(), f.resume_point(t)));
-            }
+            // Its next feed continues the stream it was receiving here (D25); a receiver
+            // still waiting keeps the point it waits to continue from.
+            let point = match cfg.payload_type(f.kind) {
+                Some(pt) => match f.remove_destination(pt, cfg.rtp_addr) {
+                    Removed::Destination(t) => Some(f.resume_point(t)),
+                    Removed::Joining(j) => j.resume,
+                    Removed::Absent => None,
+                },
+                None => None,
+            };
+            resume = point.map(|r| (f.kind.index(), r));
         }
         if let Some((k, r)) = resume
             && let Some(l) = self.legs.get_mut(&leg)

@@ -291,7 +291,16 @@ impl Feed {
 
     /// Where the stream of a receiver with translation `t` stands on this feed now.
     fn resume_point(&self, t: Option<Translation>) -> Resume {
-        let (seq, ts, at) = self.out.last();
+        self.resume_from(self.out.last(), t)
+    }
+
+    /// Where the stream of a receiver with translation `t` stood when the feed's last packet
+    /// was `(seq, ts, at)`.
+    fn resume_from(
+        &self,
+        (seq, ts, at): (u16, u32, Option<Instant>),
+        t: Option<Translation>,
+    ) -> Resume {
         match t {
             None => Resume {
                 ssrc: self.ssrc,
@@ -331,6 +340,37 @@ impl Feed {
         {
             return Removed::Joining(self.joining.swap_remove(i));
         }
+        match self.take_destination(pt, addr) {
+            Some(t) => Removed::Destination(t),
+            None => Removed::Absent,
+        }
+    }
+
+    /// The feed cut over to a source that is also one of its receivers: the fan-out never
+    /// sends it its own packets (D24), so from here its stream would have a gap. It goes back
+    /// to waiting, keeping where its stream stood before this packet (`prior`: the feed's
+    /// last sequence number, timestamp and time), and starts again when the feed shows someone
+    /// else.
+    fn set_aside_source(
+        &mut self,
+        now: Instant,
+        pt: u8,
+        addr: SocketAddr,
+        prior: (u16, u32, Option<Instant>),
+    ) {
+        if let Some(t) = self.take_destination(pt, addr) {
+            self.joining.push(Joiner {
+                payload_type: pt,
+                addr,
+                since: now,
+                resume: Some(self.resume_from(prior, t)),
+                any_packet: false,
+            });
+        }
+    }
+
+    /// Takes `addr` out of the destination groups: its translation if it was there.
+    fn take_destination(&mut self, pt: u8, addr: SocketAddr) -> Option<Option<Translation>> {
         for i in 0..self.groups.len() {
             let g = &mut self.groups[i];
             if g.payload_type != pt {
@@ -342,10 +382,10 @@ impl Feed {
                 if g.destinations.is_empty() {
                     self.groups.swap_remove(i);
                 }
-                return Removed::Destination(t);
+                return Some(t);
             }
         }
-        Removed::Absent
+        None
     }
 
     /// Puts a receiver that changed address or payload type back where it was.
@@ -787,6 +827,7 @@ impl Engine {
         }
 
         let source_addr = leg.cfg.rtp_addr;
+        let source_pt = leg.cfg.payload_type(kind);
         let watchers = &leg.watchers[k];
         if let Some(old) = changed_from {
             events.push_back(MediaEvent::SsrcChanged {
@@ -813,6 +854,7 @@ impl Engine {
                 continue;
             };
             let before = feed.state.shown();
+            let prior = feed.out.last();
             let decision = feed.state.decide(&info, &mut feed.out, feed.ssrc, now);
             let rewrite = match decision {
                 Decision::Drop(reason) => {
@@ -841,6 +883,9 @@ impl Engine {
                     forced,
                     cause,
                 } => {
+                    if let Some(pt) = source_pt {
+                        feed.set_aside_source(now, pt, source_addr, prior);
+                    }
                     // Everyone starts together on the new picture.
                     feed.admit_joiners(
                         now,
