@@ -196,7 +196,9 @@ fn a_receiver_that_becomes_the_feeds_source_waits_without_a_gap() {
         log.iter().all(|d| d.tag.unwrap().venue == a.0),
         "venue b was fed its own picture"
     );
-    let first = log.iter().position(|d| d.at > w.start + Duration::from_millis(1700));
+    let first = log
+        .iter()
+        .position(|d| d.at > w.start + Duration::from_millis(1700));
     assert!(first.is_some_and(|i| i > 0), "b gets the picture again");
     // One SSRC, no sequence gap across the time it was the source.
     assert_clean_stream(log);
