@@ -259,19 +259,8 @@ impl SendScratch {
         if self.gso_off || !uniform {
             return self.send(socket, dest, packets);
         }
-        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-        sin.sin_family = libc::AF_INET as libc::sa_family_t;
-        sin.sin_port = v4.port().to_be();
-        sin.sin_addr = libc::in_addr {
-            s_addr: u32::from(*v4.ip()).to_be(),
-        };
-        self.iovs.clear();
-        self.iovs.extend(packets.iter().map(|p| libc::iovec {
-            // The kernel only reads through iov_base for a send.
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        }));
+        let mut sin = sockaddr_v4(v4);
+        self.point_at(packets);
         // Room for one cmsghdr carrying a u16, u64-aligned as the kernel expects.
         let mut control = [0u64; 4];
         // SAFETY: msghdr is plain old data; all-zero is a valid value.
@@ -309,6 +298,16 @@ impl SendScratch {
         (sent, failed, calls + 1)
     }
 
+    /// Points `self.iovs` at `packets`, one iovec each.
+    fn point_at(&mut self, packets: &[Vec<u8>]) {
+        self.iovs.clear();
+        self.iovs.extend(packets.iter().map(|p| libc::iovec {
+            // The kernel only reads through iov_base for a send.
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        }));
+    }
+
     /// Sends `packets` to `dest` from `socket`, as few `sendmmsg` calls as the kernel allows
     /// (one, unless it accepts only part of the batch). Returns `(sent, failed, calls)`.
     pub fn send(
@@ -320,19 +319,8 @@ impl SendScratch {
         let SocketAddr::V4(v4) = dest else {
             return (0, packets.len() as u64, 0);
         };
-        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-        sin.sin_family = libc::AF_INET as libc::sa_family_t;
-        sin.sin_port = v4.port().to_be();
-        sin.sin_addr = libc::in_addr {
-            s_addr: u32::from(*v4.ip()).to_be(),
-        };
-        self.iovs.clear();
-        self.iovs.extend(packets.iter().map(|p| libc::iovec {
-            // The kernel only reads through iov_base for a send.
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        }));
+        let mut sin = sockaddr_v4(v4);
+        self.point_at(packets);
         self.msgs.clear();
         for iov in &mut self.iovs {
             // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
@@ -913,6 +901,18 @@ fn receive_poll(r: &mut Receiving, shared: &Shared, sockets: &[UdpSocket]) {
             r.drain(i);
         }
     }
+}
+
+/// The kernel's form of an IPv4 socket address.
+fn sockaddr_v4(v4: std::net::SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = v4.port().to_be();
+    sin.sin_addr = libc::in_addr {
+        s_addr: u32::from(*v4.ip()).to_be(),
+    };
+    sin
 }
 
 #[cfg(test)]
