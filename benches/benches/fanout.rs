@@ -5,12 +5,16 @@
 //! mixer's frame (per-listener headers on one shared payload) batched against one `send_to`
 //! per listener.
 //!
+//! Then a whole video frame to 64 receivers: per packet one `sendmmsg`, against the media
+//! task's trains (D37) with and without UDP GSO.
+//!
 //! The receivers' queues overflow during the run; the kernel still does the whole send path for
 //! each datagram, which is what is measured. Compare the three in one run, not across machines.
 use std::hint::black_box;
 use std::net::{SocketAddr, UdpSocket};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dais_net::trains::Trains;
 use dais_net::udp::{FanOut, HEAD};
 
 const RECEIVERS: usize = 64;
@@ -59,6 +63,39 @@ fn fanout(c: &mut Criterion) {
             }
         })
     });
+    g.finish();
+
+    // A video frame (10 packets of one size, as a packetiser cuts it) to 64 receivers: per
+    // packet one `sendmmsg` to all (the media task until D37), the same datagrams one message
+    // each through the trains, and the trains coalesced with UDP GSO (one message per
+    // receiver per frame).
+    const FRAME: usize = 10;
+    let frame: Vec<Vec<u8>> = (0..FRAME).map(|k| vec![k as u8; 1000]).collect();
+    let mut g = c.benchmark_group("fanout_frame");
+    g.throughput(Throughput::Elements((FRAME * RECEIVERS) as u64));
+    g.bench_function("10x64_sendmmsg_per_packet", |b| {
+        b.iter(|| {
+            for p in &frame {
+                let _ = black_box(fan.send_except(&tx, p, &dests, None));
+            }
+        })
+    });
+    for (name, mut trains) in [
+        ("10x64_trains_datagram_each", Trains::without_gso()),
+        ("10x64_trains_gso", Trains::new()),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let head = trains.head([0x80; HEAD]);
+                for p in 0..FRAME {
+                    for d in &dests {
+                        trains.add(*d, head, p as u32, 1000);
+                    }
+                }
+                black_box(trains.flush(&tx, |p| &frame[p as usize][HEAD..]))
+            })
+        });
+    }
     g.finish();
 }
 

@@ -18,4 +18,5 @@ pub mod media_task;
 pub mod meeting;
 pub mod recording;
 pub mod sim;
+pub mod trains;
 pub mod udp;

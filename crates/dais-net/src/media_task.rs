@@ -46,13 +46,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use crate::trains::Trains;
 use crate::udp::{FanOut, HEAD, RecvBatch};
 
 mod audio;
 pub use audio::{AudioEvent, AudioExtras, AudioLevel, MixedAudio};
 use audio::{MixedLeg, MixerFlag, venue};
 
-/// Datagrams taken per `recvmmsg`.
+/// Messages taken per `recvmmsg` (each a datagram, or a run of them the kernel coalesced).
 const RECV_BATCH: usize = 32;
 /// Datagrams handled before the task yields to others, so one busy meeting cannot starve the
 /// other meetings on the same worker thread.
@@ -426,6 +427,15 @@ pub fn spawn_with_mixer(
     let rtp = UdpSocket::from_std(rtp)?;
     let rtcp = UdpSocket::from_std(rtcp)?;
     let rtp_addr = rtp.local_addr()?;
+    // A venue's burst of video packets is read as one coalesced message where the kernel
+    // can (D37); the batch splits it again, so nothing after the read changes.
+    let batch = match crate::udp::enable_gro(&rtp) {
+        Ok(()) => RecvBatch::coalesced(RECV_BATCH),
+        Err(e) => {
+            debug!(error = %e, "no UDP GRO on the media socket; reading datagram by datagram");
+            RecvBatch::new(RECV_BATCH)
+        }
+    };
     let (tx, rx) = mpsc::channel(256);
     let counters = Arc::new(IoCounters::default());
     let published = Arc::new(Mutex::new(EngineStats::default()));
@@ -443,9 +453,9 @@ pub fn spawn_with_mixer(
         engine: Engine::new(cfg),
         rtp,
         rtcp,
-        batch: RecvBatch::new(RECV_BATCH),
+        batch,
         fanout: FanOut::new(),
-        heads: Vec::new(),
+        trains: Trains::new(),
         events,
         counters: counters.clone(),
         legs: Vec::new(),
@@ -478,9 +488,10 @@ struct MediaTask {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     batch: RecvBatch,
+    /// The mixer's sends.
     fanout: FanOut,
-    /// Per group of the forward being sent: its header (D25).
-    heads: Vec<[u8; HEAD]>,
+    /// The batch's forwarded packets, by receiver (D37).
+    trains: Trains,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<IoCounters>,
     /// The engine's legs, for statistics snapshots (commands are rare; a Vec is enough).
@@ -682,11 +693,10 @@ impl MediaTask {
         }
     }
 
+    /// Routes one receive batch and sends what it forwards as trains: each receiver's packets
+    /// of the batch leave in as few GSO messages as their sizes allow (D37).
     fn route_batch(&mut self) {
         let now = Instant::now();
-        let mut sent = 0u64;
-        let mut dropped = 0u64;
-        let mut errors = 0u64;
         for i in 0..self.batch.len() {
             let Some((buf, from)) = self.batch.get_mut(i) else {
                 continue;
@@ -710,57 +720,47 @@ impl MediaTask {
                     sink.video(now, buf);
                     tapped = true;
                 }
-                let total = fw.destination_count();
-                let result = match fw.groups {
-                    [] => Ok(0),
-                    [group] => {
-                        group.apply(&fw.rewrite, buf);
-                        self.fanout
-                            .send_except(&self.rtp, buf, group.destinations(), Some(from))
+                if buf.len() < HEAD {
+                    continue;
+                }
+                // One head per group (its payload type, or a moved receiver's own numbering:
+                // D25); the body stays in the batch buffer until the flush.
+                for group in fw.groups {
+                    let mut head = [0u8; HEAD];
+                    head.copy_from_slice(&buf[..HEAD]);
+                    group.apply(&fw.rewrite, &mut head);
+                    let head = self.trains.head(head);
+                    // A forwarded packet never goes back to the address it came from, so a
+                    // venue never receives its own picture, even while a feed it has just
+                    // been moved to is still cutting over away from it.
+                    for &dest in group.destinations().iter().filter(|d| **d != from) {
+                        self.trains.add(dest, head, i as u32, buf.len());
                     }
-                    // Several payload types, or receivers with their own numbering (D25):
-                    // one head per group, one shared body, still one sendmmsg per 64.
-                    groups if buf.len() >= HEAD => {
-                        self.heads.clear();
-                        for group in groups {
-                            let mut head = [0u8; HEAD];
-                            head.copy_from_slice(&buf[..HEAD]);
-                            group.apply(&fw.rewrite, &mut head);
-                            self.heads.push(head);
-                        }
-                        self.fanout.send_headed(
-                            &self.rtp,
-                            &self.heads,
-                            |i| groups[i].destinations(),
-                            &buf[HEAD..],
-                            Some(from),
-                        )
-                    }
-                    _ => Ok(0),
-                };
-                match result {
-                    Ok(n) => {
-                        sent += n as u64;
-                        dropped += (total - n) as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += total as u64,
-                    Err(_) => errors += 1,
                 }
             }
             if tapped {
                 self.recorded_packet_events();
             }
         }
-        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
-        if dropped > 0 {
+        if self.trains.queued() == 0 {
+            return;
+        }
+        let batch = &self.batch;
+        let out = self.trains.flush(&self.rtp, |i| {
+            batch.bytes(i as usize).get(HEAD..).unwrap_or_default()
+        });
+        self.counters
+            .sent
+            .fetch_add(out.sent as u64, Ordering::Relaxed);
+        if out.dropped > 0 {
             self.counters
                 .send_dropped
-                .fetch_add(dropped, Ordering::Relaxed);
+                .fetch_add(out.dropped as u64, Ordering::Relaxed);
         }
-        if errors > 0 {
+        if out.errors > 0 {
             self.counters
                 .send_errors
-                .fetch_add(errors, Ordering::Relaxed);
+                .fetch_add(out.errors as u64, Ordering::Relaxed);
         }
     }
 

@@ -24,83 +24,170 @@ pub const MAX_DATAGRAM: usize = 2048;
 /// 64 keeps the descriptor array small and cache-resident.
 const SEND_CHUNK: usize = 64;
 
+/// A receive slot when the socket coalesces (UDP GRO): the largest IP datagram.
+const COALESCED_SLOT: usize = 65_536;
+
+/// One datagram of the last receive: where its bytes are, and who sent it.
+#[derive(Clone, Copy, Debug)]
+struct Datagram {
+    start: usize,
+    len: usize,
+    from: SocketAddr,
+}
+
 /// A reusable set of receive buffers filled by one batched receive.
+///
+/// With [`RecvBatch::coalesced`] on a socket where [`enable_gro`] succeeded, one receive slot
+/// may hold a run of datagrams the kernel coalesced (a venue's burst of equal-sized packets);
+/// the batch splits them again, so callers always see single datagrams (D37).
 #[derive(Debug)]
 pub struct RecvBatch {
-    bufs: Vec<[u8; MAX_DATAGRAM]>,
-    lens: Vec<usize>,
-    addrs: Vec<Option<SocketAddr>>,
-    count: usize,
+    data: Vec<u8>,
+    slot: usize,
+    datagrams: Vec<Datagram>,
+    /// Receive slots the last receive filled (fewer than datagrams when coalesced).
+    filled: usize,
     #[cfg(target_os = "linux")]
     sys: sys::RecvScratch,
 }
 
 impl RecvBatch {
-    /// A batch of `capacity` buffers (at least 1).
+    /// A batch of `capacity` datagrams (at least 1) of up to [`MAX_DATAGRAM`] bytes each.
     pub fn new(capacity: usize) -> RecvBatch {
-        let capacity = capacity.max(1);
+        RecvBatch::with_slots(capacity, MAX_DATAGRAM)
+    }
+
+    /// A batch of `capacity` receive slots (at least 1) large enough for a coalesced run of
+    /// datagrams: for a socket with [`enable_gro`] on (64 KiB per slot).
+    pub fn coalesced(capacity: usize) -> RecvBatch {
+        RecvBatch::with_slots(capacity, COALESCED_SLOT)
+    }
+
+    fn with_slots(capacity: usize, slot: usize) -> RecvBatch {
+        let slots = capacity.max(1);
         RecvBatch {
-            bufs: vec![[0u8; MAX_DATAGRAM]; capacity],
-            lens: vec![0; capacity],
-            addrs: vec![None; capacity],
-            count: 0,
+            data: vec![0; slots * slot],
+            slot,
+            datagrams: Vec::with_capacity(slots),
+            filled: 0,
             #[cfg(target_os = "linux")]
-            sys: sys::RecvScratch::new(capacity),
+            sys: sys::RecvScratch::new(slots),
         }
     }
 
     /// How many datagrams the last receive filled.
     pub fn len(&self) -> usize {
-        self.count
+        self.datagrams.len()
+    }
+
+    /// How many kernel messages the last receive took: fewer than [`Self::len`] when the
+    /// kernel coalesced runs of datagrams.
+    pub fn messages(&self) -> usize {
+        self.filled
     }
 
     /// True when the last receive filled nothing.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.datagrams.is_empty()
     }
 
     /// The `i`-th datagram of the last receive: its bytes (mutable, so the caller can rewrite
-    /// headers in place before forwarding) and its source address. `None` past [`Self::len`] or
-    /// for a datagram whose source address family we do not handle.
+    /// headers in place before forwarding) and its source address. `None` past [`Self::len`].
     pub fn get_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr)> {
-        if i >= self.count {
-            return None;
-        }
-        let addr = self.addrs[i]?;
-        let len = self.lens[i];
-        Some((&mut self.bufs[i][..len], addr))
+        let d = *self.datagrams.get(i)?;
+        Some((&mut self.data[d.start..d.start + d.len], d.from))
     }
 
-    /// Receives as many datagrams as are ready (up to the capacity) without blocking.
+    /// The `i`-th datagram's bytes as [`Self::get_mut`] left them; empty past [`Self::len`].
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        match self.datagrams.get(i) {
+            Some(d) => &self.data[d.start..d.start + d.len],
+            None => &[],
+        }
+    }
+
+    /// Receives as many datagrams as are ready (up to the capacity) without blocking, and
+    /// returns how many.
     ///
     /// # Errors
     /// `WouldBlock` when nothing is ready; other socket errors as the kernel reports them.
     pub fn recv(&mut self, socket: &impl AsFd) -> io::Result<usize> {
-        self.count = 0;
+        self.datagrams.clear();
+        self.filled = 0;
         #[cfg(target_os = "linux")]
         {
-            let n = self
+            let slot = self.slot;
+            let datagrams = &mut self.datagrams;
+            let filled = self
                 .sys
-                .recv(socket, &mut self.bufs, &mut self.lens, &mut self.addrs)?;
-            self.count = n;
-            Ok(n)
+                .recv(socket, &mut self.data, slot, |k, len, from, segment| {
+                    // A coalesced slot holds equal segments and maybe a shorter last one.
+                    let base = k * slot;
+                    let step = segment.filter(|s| *s > 0).unwrap_or(len).max(1);
+                    let mut at = 0;
+                    while at < len {
+                        let n = step.min(len - at);
+                        datagrams.push(Datagram {
+                            start: base + at,
+                            len: n,
+                            from,
+                        });
+                        at += n;
+                    }
+                })?;
+            self.filled = filled;
+            Ok(self.datagrams.len())
         }
         #[cfg(not(target_os = "linux"))]
         {
             let sock = socket2::SockRef::from(socket);
+            let slot = &mut self.data[..self.slot];
             // SAFETY: u8 and MaybeUninit<u8> share a layout; recv_from only writes.
-            let buf = unsafe {
-                &mut *(&mut self.bufs[0][..] as *mut [u8] as *mut [std::mem::MaybeUninit<u8>])
-            };
+            let buf = unsafe { &mut *(slot as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
             let (len, addr) = sock.recv_from(buf)?;
-            let addr = addr
+            let from = addr
                 .as_socket()
                 .ok_or_else(|| io::Error::other("not an IP source"))?;
-            self.lens[0] = len;
-            self.addrs[0] = Some(addr);
-            self.count = 1;
+            self.datagrams.push(Datagram {
+                start: 0,
+                len,
+                from,
+            });
+            self.filled = 1;
             Ok(1)
         }
+    }
+}
+
+/// Asks the kernel to hand `socket`'s runs of equal-sized datagrams from one sender over as
+/// one coalesced receive (`UDP_GRO`, Linux 5.0+); read them with [`RecvBatch::coalesced`].
+///
+/// # Errors
+/// The kernel's, where it has no UDP GRO (and always off Linux): receive datagram by datagram.
+pub fn enable_gro(socket: &impl AsFd) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: a plain setsockopt with a c_int option value that outlives the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_fd().as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_GRO,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
 
@@ -305,11 +392,15 @@ mod sys {
 
     use super::{MAX_DATAGRAM, SEND_CHUNK};
 
+    /// Room for one `cmsghdr` carrying a c_int (the GRO segment size), u64-aligned.
+    type Control = [u64; 4];
+
     #[derive(Debug)]
     pub(super) struct RecvScratch {
         hdrs: Vec<libc::mmsghdr>,
         iovs: Vec<libc::iovec>,
         names: Vec<libc::sockaddr_storage>,
+        controls: Vec<Control>,
     }
 
     // SAFETY: the raw pointers inside are only meaningful during one syscall made by the owner;
@@ -327,21 +418,26 @@ mod sys {
                 hdrs: vec![zero_hdr; capacity],
                 iovs: vec![zero_iov; capacity],
                 names: vec![zero_name; capacity],
+                controls: vec![[0; 4]; capacity],
             }
         }
 
+        /// One `recvmmsg` into `data`'s slots of `slot` bytes; `each(k, len, from, segment)`
+        /// for every slot `k` filled, `segment` being the coalesced segment size if the kernel
+        /// coalesced the slot. Slots from a source of an address family we do not handle are
+        /// skipped; a truncated coalesced slot loses its cut-off last segment.
         pub(super) fn recv(
             &mut self,
             socket: &impl AsFd,
-            bufs: &mut [[u8; MAX_DATAGRAM]],
-            lens: &mut [usize],
-            addrs: &mut [Option<SocketAddr>],
+            data: &mut [u8],
+            slot: usize,
+            mut each: impl FnMut(usize, usize, SocketAddr, Option<usize>),
         ) -> io::Result<usize> {
-            let n = bufs.len().min(self.hdrs.len());
-            for (i, buf) in bufs.iter_mut().take(n).enumerate() {
+            let n = (data.len() / slot).min(self.hdrs.len());
+            for (i, buf) in data.chunks_exact_mut(slot).take(n).enumerate() {
                 self.iovs[i] = libc::iovec {
                     iov_base: buf.as_mut_ptr().cast(),
-                    iov_len: MAX_DATAGRAM,
+                    iov_len: slot,
                 };
                 // SAFETY: zeroed msghdr is valid; we then fill the fields we use.
                 let mut hdr: libc::msghdr = unsafe { zeroed() };
@@ -349,6 +445,8 @@ mod sys {
                 hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 hdr.msg_iov = &mut self.iovs[i];
                 hdr.msg_iovlen = 1;
+                hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+                hdr.msg_controllen = size_of::<Control>() as _;
                 self.hdrs[i] = libc::mmsghdr {
                     msg_hdr: hdr,
                     msg_len: 0,
@@ -370,11 +468,38 @@ mod sys {
             }
             let got = rc as usize;
             for i in 0..got {
-                lens[i] = (self.hdrs[i].msg_len as usize).min(MAX_DATAGRAM);
-                addrs[i] = sockaddr_to_std(&self.names[i], self.hdrs[i].msg_hdr.msg_namelen);
+                let hdr = &self.hdrs[i].msg_hdr;
+                let Some(from) = sockaddr_to_std(&self.names[i], hdr.msg_namelen) else {
+                    continue;
+                };
+                let mut len = (self.hdrs[i].msg_len as usize).min(slot);
+                let segment = gro_segment(hdr);
+                if let Some(seg) = segment.filter(|s| *s > 0)
+                    && hdr.msg_flags & libc::MSG_TRUNC != 0
+                {
+                    len -= len % seg;
+                }
+                each(i, len, from, segment);
             }
             Ok(got)
         }
+    }
+
+    /// The `UDP_GRO` segment size the kernel attached to a received message, if any.
+    fn gro_segment(hdr: &libc::msghdr) -> Option<usize> {
+        // SAFETY: the kernel filled msg_control up to msg_controllen, and the CMSG_* macros
+        // stay within it.
+        unsafe {
+            let mut cm = libc::CMSG_FIRSTHDR(hdr);
+            while !cm.is_null() {
+                if (*cm).cmsg_level == libc::SOL_UDP && (*cm).cmsg_type == libc::UDP_GRO {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(cm).cast::<libc::c_int>());
+                    return usize::try_from(v).ok();
+                }
+                cm = libc::CMSG_NXTHDR(hdr, cm);
+            }
+        }
+        None
     }
 
     fn sockaddr_to_std(
@@ -607,6 +732,47 @@ mod tests {
             assert_eq!(&buf[..HEAD], &want, "receiver {i}");
             assert_eq!(&buf[HEAD..n], b"shared body", "receiver {i}");
         }
+    }
+
+    #[test]
+    fn a_coalesced_receive_splits_a_burst_into_its_datagrams() {
+        let rx = bound();
+        rx.set_nonblocking(true).unwrap();
+        enable_gro(&rx).expect("UDP GRO (Linux 5.0+)");
+        let tx = bound();
+        // Seven datagrams of 1000 bytes and a last of 300 leave as one GSO message; on
+        // loopback the kernel hands them to a GRO socket as one coalesced slot.
+        let bodies: Vec<Vec<u8>> = (0..8u8)
+            .map(|k| vec![k; if k == 7 { 300 - HEAD } else { 1000 - HEAD }])
+            .collect();
+        let mut trains = crate::trains::Trains::new();
+        let h = trains.head([0xAB; HEAD]);
+        for (k, b) in bodies.iter().enumerate() {
+            trains.add(rx.local_addr().unwrap(), h, k as u32, HEAD + b.len());
+        }
+        assert_eq!(trains.flush(&tx, |k| &bodies[k as usize]).sent, 8);
+        let mut batch = RecvBatch::coalesced(4);
+        let mut got = Vec::new();
+        let mut messages = 0;
+        for _ in 0..100 {
+            match batch.recv(&rx) {
+                Ok(_) => {
+                    messages += batch.messages();
+                    got.extend((0..batch.len()).map(|i| batch.bytes(i).to_vec()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && got.len() < 8 => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(_) => break,
+            }
+        }
+        assert_eq!(got.len(), 8);
+        assert_eq!(messages, 1, "the burst came as one coalesced message");
+        for (k, d) in got.iter().enumerate() {
+            assert_eq!(d[..HEAD], [0xAB; HEAD]);
+            assert_eq!(d[HEAD..], bodies[k][..], "datagram {k}");
+        }
+        assert_eq!(batch.get_mut(8).map(|(_, a)| a), None);
     }
 
     #[test]
