@@ -33,6 +33,10 @@ struct Cli {
     /// The daisd binary for --spawn (default: `daisd` next to this binary).
     #[arg(long)]
     daisd: Option<PathBuf>,
+    /// A config file for the --spawn daisd (its `--config`; the harness's own flags for ports
+    /// and data still win), e.g. `send_threads = 0` to compare sender threads.
+    #[arg(long)]
+    daisd_config: Option<PathBuf>,
     /// A running daisd's HTTP base URL (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
@@ -205,7 +209,7 @@ fn real_main(cli: Cli) -> Result<bool, Failure> {
                 .map_err(|e| Failure::Run(e.into()))?
                 .with_file_name("daisd"),
         };
-        let s = Spawned::start(&daisd).map_err(|e| Failure::Run(e.into()))?;
+        let s = Spawned::start(&daisd, cli.daisd_config.as_deref()).map_err(|e| Failure::Run(e.into()))?;
         let out = (
             s.http,
             s.sip,

@@ -40,11 +40,12 @@ fn free_port() -> Result<u16, LoadgenError> {
 }
 
 impl Spawned {
-    /// Starts `daisd` and waits (at most 20 s) until `/healthz` answers.
+    /// Starts `daisd` (with `config` as its `--config`, if given) and waits (at most 20 s)
+    /// until `/healthz` answers.
     ///
     /// # Errors
     /// The binary cannot start, or it exits or stays silent.
-    pub fn start(daisd: &Path) -> Result<Spawned, LoadgenError> {
+    pub fn start(daisd: &Path, config: Option<&Path>) -> Result<Spawned, LoadgenError> {
         let io = |what: &str| {
             let what = what.to_owned();
             move |e| LoadgenError::Io { what, source: e }
@@ -55,7 +56,11 @@ impl Spawned {
         // RTP range: spread by pid so concurrent runs rarely probe the same pairs first.
         let lo = 30_000 + (std::process::id() % 300) as u16 * 100;
         let password = format!("lg-{:016x}-admin", std::process::id() as u64 * 0x9E37_79B9);
-        let child = Command::new(daisd)
+        let mut cmd = Command::new(daisd);
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        let child = cmd
             .arg("--http")
             .arg(http.to_string())
             .arg("--sip")

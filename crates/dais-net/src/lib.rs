@@ -17,6 +17,7 @@ pub mod demo;
 pub mod media_task;
 pub mod meeting;
 pub mod recording;
+pub mod send_pool;
 pub mod sim;
 pub mod trains;
 pub mod udp;

@@ -46,7 +46,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use crate::trains::Trains;
+use crate::send_pool::{self, Sender};
 use crate::udp::{FanOut, HEAD, RecvBatch};
 
 mod audio;
@@ -424,7 +424,7 @@ pub fn spawn_with_mixer(
     events: mpsc::Sender<MediaEvent>,
 ) -> io::Result<MediaHandle> {
     let mixer = Mixer::new(mixer).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let rtp = UdpSocket::from_std(rtp)?;
+    let rtp = Arc::new(UdpSocket::from_std(rtp)?);
     let rtcp = UdpSocket::from_std(rtcp)?;
     let rtp_addr = rtp.local_addr()?;
     // A venue's burst of video packets is read as one coalesced message where the kernel
@@ -437,6 +437,7 @@ pub fn spawn_with_mixer(
         }
     };
     let (tx, rx) = mpsc::channel(256);
+    let shared: send_pool::SharedSocket = rtp.clone();
     let counters = Arc::new(IoCounters::default());
     let published = Arc::new(Mutex::new(EngineStats::default()));
     let (audio_tx, audio_rx) = mpsc::channel(AUDIO_EVENTS);
@@ -455,7 +456,7 @@ pub fn spawn_with_mixer(
         rtcp,
         batch,
         fanout: FanOut::new(),
-        trains: Trains::new(),
+        sender: Sender::new(send_pool::global(), shared, counters.clone()),
         events,
         counters: counters.clone(),
         legs: Vec::new(),
@@ -485,13 +486,14 @@ struct MediaTask {
     audio_events: mpsc::Sender<AudioEvent>,
     /// Level reports of the current interval, sent as one message.
     levels: Vec<AudioLevel>,
-    rtp: UdpSocket,
+    rtp: Arc<UdpSocket>,
     rtcp: UdpSocket,
     batch: RecvBatch,
     /// The mixer's sends.
     fanout: FanOut,
-    /// The batch's forwarded packets, by receiver (D37).
-    trains: Trains,
+    /// The batch's forwarded packets, by receiver (D37), sent in place or by the sender
+    /// threads (D38).
+    sender: Sender,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<IoCounters>,
     /// The engine's legs, for statistics snapshots (commands are rare; a Vec is enough).
@@ -729,12 +731,12 @@ impl MediaTask {
                     let mut head = [0u8; HEAD];
                     head.copy_from_slice(&buf[..HEAD]);
                     group.apply(&fw.rewrite, &mut head);
-                    let head = self.trains.head(head);
+                    let head = self.sender.head(head);
                     // A forwarded packet never goes back to the address it came from, so a
                     // venue never receives its own picture, even while a feed it has just
                     // been moved to is still cutting over away from it.
                     for &dest in group.destinations().iter().filter(|d| **d != from) {
-                        self.trains.add(dest, head, i as u32, buf.len());
+                        self.sender.add(dest, head, i as u32, buf.len());
                     }
                 }
             }
@@ -742,26 +744,10 @@ impl MediaTask {
                 self.recorded_packet_events();
             }
         }
-        if self.trains.queued() == 0 {
-            return;
-        }
         let batch = &self.batch;
-        let out = self.trains.flush(&self.rtp, |i| {
+        self.sender.flush(batch.len(), |i| {
             batch.bytes(i as usize).get(HEAD..).unwrap_or_default()
         });
-        self.counters
-            .sent
-            .fetch_add(out.sent as u64, Ordering::Relaxed);
-        if out.dropped > 0 {
-            self.counters
-                .send_dropped
-                .fetch_add(out.dropped as u64, Ordering::Relaxed);
-        }
-        if out.errors > 0 {
-            self.counters
-                .send_errors
-                .fetch_add(out.errors as u64, Ordering::Relaxed);
-        }
     }
 
     /// After a packet went to the recording: a switch the engine forced on that very packet

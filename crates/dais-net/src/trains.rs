@@ -126,6 +126,19 @@ impl Trains {
         self.segments.len()
     }
 
+    /// Messages queued since the last flush (one per train).
+    pub fn messages(&self) -> usize {
+        self.trains.len()
+    }
+
+    /// Forgets everything queued since the last flush, sending nothing.
+    pub fn clear(&mut self) {
+        self.heads.clear();
+        self.segments.clear();
+        self.trains.clear();
+        self.open.clear();
+    }
+
     /// Registers a header for this round's segments.
     pub fn head(&mut self, head: [u8; HEAD]) -> HeadId {
         self.heads.push(head);
@@ -180,23 +193,24 @@ impl Trains {
     /// datagrams keep their order. A full send buffer drops what is left of the round (counted
     /// in [`Flushed::dropped`]), as a router drops what it cannot queue; a message the kernel
     /// refuses for another reason is counted in [`Flushed::errors`] and the rest go on.
-    pub fn flush<'b>(&mut self, socket: &impl AsFd, body: impl Fn(u32) -> &'b [u8]) -> Flushed {
+    pub fn flush<'b>(
+        &mut self,
+        socket: &(impl AsFd + ?Sized),
+        body: impl Fn(u32) -> &'b [u8],
+    ) -> Flushed {
         let mut out = Flushed::default();
         #[cfg(target_os = "linux")]
         self.flush_linux(socket, &body, &mut out);
         #[cfg(not(target_os = "linux"))]
         self.flush_portable(socket, &body, &mut out);
-        self.heads.clear();
-        self.segments.clear();
-        self.trains.clear();
-        self.open.clear();
+        self.clear();
         out
     }
 
     #[cfg(target_os = "linux")]
     fn flush_linux<'b>(
         &mut self,
-        socket: &impl AsFd,
+        socket: &(impl AsFd + ?Sized),
         body: &impl Fn(u32) -> &'b [u8],
         out: &mut Flushed,
     ) {
@@ -274,7 +288,7 @@ impl Trains {
     #[cfg(not(target_os = "linux"))]
     fn flush_portable<'b>(
         &mut self,
-        socket: &impl AsFd,
+        socket: &(impl AsFd + ?Sized),
         body: &impl Fn(u32) -> &'b [u8],
         out: &mut Flushed,
     ) {
@@ -345,7 +359,7 @@ mod sys {
         /// One `sendmmsg` of up to [`MESSAGES_PER_CALL`] of `trains`; how many the kernel took.
         pub(super) fn send<'b>(
             &mut self,
-            socket: &impl AsFd,
+            socket: &(impl AsFd + ?Sized),
             trains: &[Train],
             segments: &[Segment],
             heads: &[[u8; HEAD]],

@@ -75,6 +75,7 @@ struct FileConfig {
     shutdown_grace_secs: Option<u64>,
     rooms: Option<Vec<String>>,
     testing_lead_secs: Option<i64>,
+    send_threads: Option<usize>,
     record: Option<bool>,
     recordings_backup: Option<String>,
     recording_retention_days: Option<u32>,
@@ -261,6 +262,9 @@ pub struct Config {
     /// How long before a booked meeting's start the scheduler opens its testing window
     /// (config file `testing_lead_secs`).
     pub testing_lead_secs: i64,
+    /// Threads that send large fan-outs for every meeting (config file `send_threads`; 0: each
+    /// meeting's task sends its own; default one per core, at most 4: D38).
+    pub send_threads: usize,
     /// Meeting recording and its archive (config file keys `record`, `recordings_backup`,
     /// `recording_retention_days`).
     pub recording: RecordingConfig,
@@ -497,6 +501,16 @@ impl Config {
                 problem: format!("{testing_lead_secs} is outside 0..=86400"),
             });
         }
+        let send_threads = file
+            .send_threads
+            .unwrap_or_else(dais_net::send_pool::default_threads);
+        if send_threads > 64 {
+            return Err(ConfigError::Invalid {
+                key: "send_threads",
+                source_desc: "config file".into(),
+                problem: format!("{send_threads} is outside 0..=64"),
+            });
+        }
         let data_dir = PathBuf::from(&data.value);
         let retention_days = file.recording_retention_days.unwrap_or(365);
         if !(1..=36_500).contains(&retention_days) {
@@ -533,6 +547,7 @@ impl Config {
         Ok(Config {
             rooms,
             testing_lead_secs,
+            send_threads,
             recording,
             data_dir: PathBuf::from(data.value),
             store,
@@ -679,7 +694,10 @@ mod tests {
 
     #[test]
     fn rooms_and_testing_lead_come_from_the_file() {
-        let c = file("rooms = [\"Hall A\", \"Hall B\"]\ntesting_lead_secs = 600\n").unwrap();
+        let c =
+            file("rooms = [\"Hall A\", \"Hall B\"]\ntesting_lead_secs = 600\nsend_threads = 0\n")
+                .unwrap();
+        assert_eq!(c.send_threads, 0);
         assert_eq!(c.rooms, ["Hall A", "Hall B"]);
         assert_eq!(c.testing_lead_secs, 600);
     }
@@ -727,6 +745,7 @@ mod tests {
             ("rooms = []", "rooms"),
             ("rooms = [\"\"]", "rooms"),
             ("testing_lead_secs = -1", "testing_lead_secs"),
+            ("send_threads = 65", "send_threads"),
             ("demo = \"yes\"", "demo"),
             ("console_language = \"fr\"", "console_language"),
             ("store = \"mysql://u:pw@h/db\"", "store"),

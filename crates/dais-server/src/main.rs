@@ -35,6 +35,8 @@ async fn main() -> ExitCode {
         }
     };
     dais_server::logging::init(config.log_format);
+    // Before any meeting exists: the pool is started once, on first use.
+    dais_net::send_pool::configure(config.send_threads);
     let shutdown = shutdown_signal();
 
     let mut app = match App::start(config).await {
