@@ -1,9 +1,9 @@
 //! The shell's fan-out of one forwarded packet to 64 receivers over loopback UDP (D25): every
 //! receiver on the feed's shared header (one `sendmmsg`), every receiver with a header of its
-//! own in one `sendmmsg` (`send_headed`, header and body copied per message: what a meeting where everyone has
-//! broadcast once costs), and the naive alternative, one `sendmmsg` per group; then the audio
-//! mixer's frame (per-listener headers on one shared payload) batched against one `send_to`
-//! per listener.
+//! own through the trains (one message per receiver, 64 per `sendmmsg`: what a meeting where
+//! everyone has broadcast once costs), and the naive alternative, one `sendmmsg` per group;
+//! then the audio mixer's frame (per-listener headers on one shared payload) through the
+//! trains against one `send_to` per listener.
 //!
 //! Then a whole video frame to 64 receivers: per packet one `sendmmsg`, against the media
 //! task's trains (D37) with and without UDP GSO.
@@ -35,8 +35,17 @@ fn fanout(c: &mut Criterion) {
     g.bench_function("64_shared_header", |b| {
         b.iter(|| black_box(fan.send_except(&tx, &pkt, &dests, None)))
     });
-    g.bench_function("64_own_headers_one_call", |b| {
-        b.iter(|| black_box(fan.send_headed(&tx, &heads, |i| &dests[i..i + 1], &pkt[HEAD..], None)))
+    // Every receiver with a header of its own (what a meeting where everyone has broadcast
+    // once costs): the trains, one message per receiver, 64 per `sendmmsg`.
+    let mut trains = Trains::without_gso();
+    g.bench_function("64_own_headers_trains", |b| {
+        b.iter(|| {
+            for (head, d) in heads.iter().zip(&dests) {
+                let h = trains.head(*head);
+                trains.add(*d, h, 0, pkt.len());
+            }
+            black_box(trains.flush(&tx, |_| &pkt[HEAD..]))
+        })
     });
     g.bench_function("64_own_headers_call_per_group", |b| {
         let mut buf = pkt.clone();
@@ -50,8 +59,14 @@ fn fanout(c: &mut Criterion) {
     // The mixer's frame: 172-byte G.711 packets, each listener its own header, one shared
     // payload; before session 3 each went out with its own `send_to`.
     let audio = vec![0xd5u8; 160];
-    g.bench_function("64_listeners_audio_one_call", |b| {
-        b.iter(|| black_box(fan.send_headed(&tx, &heads, |i| &dests[i..i + 1], &audio, None)))
+    g.bench_function("64_listeners_audio_trains", |b| {
+        b.iter(|| {
+            for (head, d) in heads.iter().zip(&dests) {
+                let h = trains.head(*head);
+                trains.add(*d, h, 0, HEAD + audio.len());
+            }
+            black_box(trains.flush(&tx, |_| &audio))
+        })
     });
     g.bench_function("64_listeners_audio_send_to_each", |b| {
         let mut buf = vec![0u8; HEAD + audio.len()];

@@ -20,7 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dais_net::sim::{Probe, SyntheticVideo, VideoShape};
-use dais_net::udp::{FanOut, RecvBatch};
+use dais_net::trains::Trains;
+use dais_net::udp::{FanOut, HEAD, RecvBatch};
 use hdrhistogram::Histogram;
 
 /// What the forwarder under test does with one received datagram.
@@ -47,12 +48,29 @@ pub trait Forwarder: Send {
 pub struct SendIo<'a> {
     socket: &'a UdpSocket,
     fanout: &'a mut FanOut,
+    /// With [`Load::trains`]: the batch's trains, and which datagram of it is being handled.
+    trains: Option<&'a mut Trains>,
+    current: u32,
 }
 
 impl SendIo<'_> {
     /// Sends `datagram` to every destination, waiting for socket space when the send buffer is
     /// full (a benchmark must not silently drop). Returns the number sent.
+    /// With [`Load::trains`] the datagram is queued for the batch's trains (D37), which the
+    /// rig sends after the batch, and the count is of datagrams queued.
     pub fn send_all(&mut self, datagram: &[u8], dests: &[SocketAddr]) -> usize {
+        if let Some(trains) = self.trains.as_deref_mut() {
+            if datagram.len() < HEAD {
+                return 0;
+            }
+            let mut head = [0u8; HEAD];
+            head.copy_from_slice(&datagram[..HEAD]);
+            let head = trains.head(head);
+            for d in dests {
+                trains.add(*d, head, self.current, datagram.len());
+            }
+            return dests.len();
+        }
         let mut done = 0;
         let mut spins = 0;
         while done < dests.len() {
@@ -142,6 +160,9 @@ pub struct Load {
     pub duration: Duration,
     /// Number of receivers the forwarder fans out to.
     pub receivers: usize,
+    /// The forwarder sends each batch through `dais-net`'s trains (UDP GSO, as `daisd` since
+    /// D37) instead of one `sendmmsg` per datagram.
+    pub trains: bool,
 }
 
 /// Figures from one run.
@@ -157,6 +178,8 @@ pub struct RunReport {
     pub received: u64,
     /// The forwarder thread's CPU time.
     pub forwarder_cpu: Duration,
+    /// Datagrams the trains dropped for a full send buffer (0 without [`Load::trains`]).
+    pub send_dropped: u64,
     /// Latency sender → receiver, microseconds.
     pub latency_p50_us: u64,
     /// 99th percentile latency, microseconds.
@@ -269,10 +292,18 @@ impl Rig {
 
         let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<u32>();
         let stop = stop_fwd.clone();
+        let use_trains = load.trains;
         let forwarder = thread::spawn(move || {
-            let mut batch = RecvBatch::new(32);
+            // With trains, read coalesced as daisd does (D37): the senders' frames come as one
+            // GSO message each.
+            let mut batch = if use_trains && dais_net::udp::enable_gro(&fwd_socket).is_ok() {
+                RecvBatch::coalesced(32)
+            } else {
+                RecvBatch::new(32)
+            };
             let mut fanout = FanOut::new();
-            let (mut fin, mut fout) = (0u64, 0u64);
+            let mut trains = use_trains.then(Trains::new);
+            let (mut fin, mut fout, mut dropped) = (0u64, 0u64, 0u64);
             let cpu0 = thread_cpu_time();
             while !stop.load(Ordering::Relaxed) {
                 while let Ok(v) = cmd_rx.try_recv() {
@@ -282,6 +313,8 @@ impl Rig {
                     let mut io = SendIo {
                         socket: &fwd_socket,
                         fanout: &mut fanout,
+                        trains: None,
+                        current: 0,
                     };
                     fwd.on_tick(Instant::now(), &mut io);
                     continue;
@@ -295,19 +328,30 @@ impl Rig {
                         let mut io = SendIo {
                             socket: &fwd_socket,
                             fanout: &mut fanout,
+                            trains: trains.as_mut(),
+                            current: i as u32,
                         };
                         let n = fwd.on_datagram(now, from, buf, &mut io);
                         fin += 1;
                         fout += n as u64;
                     }
+                    if let Some(t) = trains.as_mut() {
+                        let out = t.flush(&fwd_socket, |i| {
+                            batch.bytes(i as usize).get(HEAD..).unwrap_or_default()
+                        });
+                        dropped += out.dropped as u64;
+                        fout -= (out.dropped + out.errors) as u64;
+                    }
                     let mut io = SendIo {
                         socket: &fwd_socket,
                         fanout: &mut fanout,
+                        trains: None,
+                        current: 0,
                     };
                     fwd.on_tick(now, &mut io);
                 }
             }
-            (fin, fout, thread_cpu_time() - cpu0)
+            (fin, fout, thread_cpu_time() - cpu0, dropped)
         });
 
         let stop = stop_rx.clone();
@@ -396,6 +440,7 @@ impl Rig {
         let shape = load.shape;
         let duration = load.duration;
         let sender = thread::spawn(move || {
+            let mut sender_trains = use_trains.then(Trains::new);
             let mut venues: Vec<SyntheticVideo> = (0..senders.len())
                 .map(|i| SyntheticVideo::new(i as u32 + 1, 96, shape, 42))
                 .collect();
@@ -424,6 +469,18 @@ impl Rig {
                         }
                     }
                     v.next_frame(now_ns, &mut frame);
+                    if let Some(t) = sender_trains.as_mut() {
+                        // The frame in one GSO message, as dais-loadgen's venues send it.
+                        for (k, pkt) in frame.iter().enumerate() {
+                            let mut head = [0u8; HEAD];
+                            head.copy_from_slice(&pkt[..HEAD]);
+                            let head = t.head(head);
+                            t.add(fwd_addr, head, k as u32, pkt.len());
+                        }
+                        let out = t.flush(sock, |k| &frame[k as usize][HEAD..]);
+                        sent += out.sent as u64;
+                        continue;
+                    }
                     for pkt in &frame {
                         loop {
                             match sock.send_to(pkt, fwd_addr) {
@@ -459,7 +516,7 @@ impl Rig {
         // Let the pipeline drain before stopping.
         thread::sleep(Duration::from_millis(200));
         stop_fwd.store(true, Ordering::Relaxed);
-        let (fin, fout, cpu) = forwarder.join().unwrap();
+        let (fin, fout, cpu, send_dropped) = forwarder.join().unwrap();
         thread::sleep(Duration::from_millis(100));
         stop_rx.store(true, Ordering::Relaxed);
         let (received, hist, by_venue, transitions, seq_discontinuities, before_keyframe) =
@@ -470,6 +527,7 @@ impl Rig {
             forwarded_out: fout,
             received,
             forwarder_cpu: cpu,
+            send_dropped,
             latency_p50_us: hist.value_at_quantile(0.5),
             latency_p99_us: hist.value_at_quantile(0.99),
             received_by_venue: by_venue,

@@ -141,6 +141,7 @@ fn main() {
             shape,
             duration: Duration::from_secs(secs),
             receivers: k,
+            trains: false,
         };
         let rig = Rig::bind(&load).expect("bind loopback sockets");
         let fwd = ReferenceForwarder {
@@ -178,6 +179,7 @@ fn main() {
         shape: VideoShape::default(),
         duration: Duration::from_millis(20_500),
         receivers: 16,
+        trains: false,
     };
     let rig = Rig::bind(&load).expect("bind loopback sockets");
     let fwd = EngineForwarder::new(&rig);

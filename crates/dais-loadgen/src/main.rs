@@ -209,7 +209,8 @@ fn real_main(cli: Cli) -> Result<bool, Failure> {
                 .map_err(|e| Failure::Run(e.into()))?
                 .with_file_name("daisd"),
         };
-        let s = Spawned::start(&daisd, cli.daisd_config.as_deref()).map_err(|e| Failure::Run(e.into()))?;
+        let s = Spawned::start(&daisd, cli.daisd_config.as_deref())
+            .map_err(|e| Failure::Run(e.into()))?;
         let out = (
             s.http,
             s.sip,

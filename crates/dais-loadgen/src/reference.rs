@@ -60,6 +60,8 @@ pub fn run_reference(
         shape,
         duration,
         receivers: venues.saturating_sub(1).max(1),
+        // The same sending as daisd's (D37), so the ratio measures the engine, not the I/O.
+        trains: true,
     };
     let rig = Rig::bind(&load).map_err(|e| LoadgenError::Io {
         what: "binding the reference rig".into(),

@@ -47,7 +47,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::send_pool::{self, Sender};
-use crate::udp::{FanOut, HEAD, RecvBatch};
+use crate::udp::{HEAD, RecvBatch};
 
 mod audio;
 pub use audio::{AudioEvent, AudioExtras, AudioLevel, MixedAudio};
@@ -455,7 +455,6 @@ pub fn spawn_with_mixer(
         rtp,
         rtcp,
         batch,
-        fanout: FanOut::new(),
         sender: Sender::new(send_pool::global(), shared, counters.clone()),
         events,
         counters: counters.clone(),
@@ -489,10 +488,8 @@ struct MediaTask {
     rtp: Arc<UdpSocket>,
     rtcp: UdpSocket,
     batch: RecvBatch,
-    /// The mixer's sends.
-    fanout: FanOut,
-    /// The batch's forwarded packets, by receiver (D37), sent in place or by the sender
-    /// threads (D38).
+    /// The batch's forwarded packets, by receiver (D37), and the mixer's frames, sent in
+    /// place or by the sender threads (D38).
     sender: Sender,
     events: mpsc::Sender<MediaEvent>,
     counters: Arc<IoCounters>,

@@ -1,7 +1,8 @@
 //! Batched UDP I/O for the media path.
 //!
 //! On Linux, [`RecvBatch::recv`] reads up to a batch of datagrams with one `recvmmsg` call and
-//! [`FanOut::send`] sends one datagram to many destinations with one `sendmmsg` call. Elsewhere
+//! [`FanOut::send`] sends one datagram to many destinations with one `sendmmsg` call (a batch
+//! whose receivers need their own headers goes through [`crate::trains`]). Elsewhere
 //! both fall back to one syscall per datagram with the same API, so callers never branch.
 //!
 //! Both structures own their buffers and rebuild the kernel descriptors (which point into those
@@ -199,9 +200,6 @@ pub const HEAD: usize = 12;
 #[derive(Debug)]
 pub struct FanOut {
     addrs: Vec<SockAddr>,
-    /// For [`FanOut::send_headed`]: each address's part, and its index over all parts.
-    part_of: Vec<usize>,
-    index_of: Vec<usize>,
     #[cfg(target_os = "linux")]
     sys: sys::SendScratch,
 }
@@ -217,8 +215,6 @@ impl FanOut {
     pub fn new() -> FanOut {
         FanOut {
             addrs: Vec::with_capacity(SEND_CHUNK),
-            part_of: Vec::with_capacity(SEND_CHUNK),
-            index_of: Vec::with_capacity(SEND_CHUNK),
             #[cfg(target_os = "linux")]
             sys: sys::SendScratch::new(),
         }
@@ -302,84 +298,6 @@ impl FanOut {
     }
 }
 
-impl FanOut {
-    /// Sends one datagram to the destinations of every part `i` (`dests(i)` for each of
-    /// `heads`), each destination getting `heads[i]` followed by `body` (the datagram without
-    /// its first [`HEAD`] bytes): receivers whose headers differ (their own payload type, or
-    /// their own SSRC and numbering after moving between feeds) still share one `sendmmsg`
-    /// per 64 destinations. Each message is copied whole into scratch space first (cheaper
-    /// than the kernel gathering two iovecs). Skips `except` like [`FanOut::send_except`].
-    ///
-    /// Returns how many destinations, counted over the parts in order, were sent to (or
-    /// skipped); fewer than all means the send buffer filled up.
-    ///
-    /// # Errors
-    /// As [`FanOut::send`].
-    pub fn send_headed<'a>(
-        &mut self,
-        socket: &impl AsFd,
-        heads: &[[u8; HEAD]],
-        dests: impl Fn(usize) -> &'a [SocketAddr],
-        body: &[u8],
-        except: Option<SocketAddr>,
-    ) -> io::Result<usize> {
-        let total: usize = (0..heads.len()).map(|i| dests(i).len()).sum();
-        let mut all = (0..heads.len())
-            .flat_map(|i| dests(i).iter().map(move |a| (i, *a)))
-            .enumerate();
-        let mut done = 0;
-        while done < total {
-            self.addrs.clear();
-            self.part_of.clear();
-            self.index_of.clear();
-            let mut end = done;
-            for (g, (part, addr)) in all.by_ref() {
-                end = g + 1;
-                if Some(addr) == except {
-                    continue;
-                }
-                self.addrs.push(SockAddr::from(addr));
-                self.part_of.push(part);
-                self.index_of.push(g);
-                if self.addrs.len() == SEND_CHUNK {
-                    break;
-                }
-            }
-            if self.addrs.is_empty() {
-                done = end;
-                continue;
-            }
-            #[cfg(target_os = "linux")]
-            let n = self
-                .sys
-                .send_headed(socket, heads, &self.part_of, body, &self.addrs);
-            #[cfg(not(target_os = "linux"))]
-            let n = {
-                // One syscall per datagram, with a copy: portability, not speed.
-                let sock = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
-                let mut sent = 0;
-                for (addr, part) in self.addrs.iter().zip(&self.part_of) {
-                    let mut d = heads[*part].to_vec();
-                    d.extend_from_slice(body);
-                    match addr.as_socket().map(|to| sock.send_to(&d, to)) {
-                        Some(Ok(_)) | None => sent += 1,
-                        Some(Err(_)) => break,
-                    }
-                }
-                Ok::<usize, io::Error>(sent)
-            };
-            match n {
-                Ok(n) if n == self.addrs.len() => done = end,
-                // Partial: resume at the first destination the kernel did not take.
-                Ok(n) => return Ok(self.index_of[n]),
-                Err(e) if done > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(done)
-    }
-}
-
 #[cfg(target_os = "linux")]
 mod sys {
     //! The only unsafe code of the crate: building `mmsghdr` arrays for the kernel.
@@ -390,7 +308,7 @@ mod sys {
 
     use socket2::SockAddr;
 
-    use super::{MAX_DATAGRAM, SEND_CHUNK};
+    use super::SEND_CHUNK;
 
     /// Room for one `cmsghdr` carrying a c_int (the GRO segment size), u64-aligned.
     type Control = [u64; 4];
@@ -536,11 +454,7 @@ mod sys {
     #[derive(Debug)]
     pub(super) struct SendScratch {
         hdrs: Vec<libc::mmsghdr>,
-        /// Per message of `send_headed`: its iovec, pointing at its copy.
         iovs: Vec<libc::iovec>,
-        /// Per message of `send_headed`: head and body copied together (allocated on first
-        /// use: 64 × 2 KiB).
-        copies: Vec<[u8; MAX_DATAGRAM]>,
     }
 
     // SAFETY: as for RecvScratch: pointers are rebuilt before every syscall.
@@ -557,46 +471,7 @@ mod sys {
             SendScratch {
                 hdrs: vec![zero_hdr; SEND_CHUNK],
                 iovs: vec![zero_iov; SEND_CHUNK],
-                copies: Vec::new(),
             }
-        }
-
-        /// One message per `dests[i]`: `parts[part_of[i]].head` then `body`.
-        pub(super) fn send_headed(
-            &mut self,
-            socket: &impl AsFd,
-            heads: &[[u8; super::HEAD]],
-            part_of: &[usize],
-            body: &[u8],
-            dests: &[SockAddr],
-        ) -> io::Result<usize> {
-            let n = dests.len().min(SEND_CHUNK).min(part_of.len());
-            let len = super::HEAD + body.len();
-            if len > MAX_DATAGRAM {
-                return Err(io::Error::from(io::ErrorKind::InvalidInput));
-            }
-            if self.copies.len() < SEND_CHUNK {
-                self.copies.resize(SEND_CHUNK, [0; MAX_DATAGRAM]);
-            }
-            let messages = part_of
-                .iter()
-                .zip(self.copies.iter_mut())
-                .zip(self.iovs.iter_mut());
-            for ((part, copy), iov) in messages.take(n) {
-                let Some(head) = heads.get(*part) else {
-                    return Err(io::Error::from(io::ErrorKind::InvalidInput));
-                };
-                // One contiguous copy per message: the kernel's UDP send costs ~1 µs more per
-                // datagram gathering two iovecs than copying one (`fanout` bench), far more
-                // than this memcpy.
-                copy[..super::HEAD].copy_from_slice(head);
-                copy[super::HEAD..len].copy_from_slice(body);
-                *iov = libc::iovec {
-                    iov_base: copy.as_mut_ptr().cast(),
-                    iov_len: len,
-                };
-            }
-            self.send_prepared(socket, &dests[..n])
         }
 
         pub(super) fn send(
@@ -632,7 +507,7 @@ mod sys {
                 };
             }
             // SAFETY: headers point at `dests` and at `self.iovs`, whose buffers (the caller's
-            // datagram, or `self.copies`) stay alive and untouched until the call returns.
+            // datagram) stays alive and untouched until the call returns.
             let rc = unsafe {
                 libc::sendmmsg(
                     socket.as_fd().as_raw_fd(),
@@ -698,39 +573,6 @@ mod tests {
         );
         for (i, r) in receivers.iter().enumerate().filter(|(i, _)| *i != 65) {
             assert_eq!(r.recv_from(&mut buf).unwrap().0, 1, "receiver {i}");
-        }
-    }
-
-    #[test]
-    fn send_headed_gives_each_part_its_own_head_in_shared_calls() {
-        let tx = bound();
-        let receivers: Vec<UdpSocket> = (0..100).map(|_| bound()).collect();
-        let dests: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
-        // Three parts: 70 plain receivers (two chunks), one alone, 29 with a third head; the
-        // source among the first is skipped.
-        let heads = [[1u8; HEAD], [2u8; HEAD], [3u8; HEAD]];
-        let parts = [&dests[..70], &dests[70..71], &dests[71..]];
-        let mut fan = FanOut::new();
-        let skip = dests[5];
-        let sent = fan
-            .send_headed(&tx, &heads, |i| parts[i], b"shared body", Some(skip))
-            .unwrap();
-        assert_eq!(sent, 100);
-        let mut buf = [0u8; 64];
-        for (i, r) in receivers.iter().enumerate() {
-            if i == 5 {
-                r.set_nonblocking(true).unwrap();
-                assert!(r.recv_from(&mut buf).is_err(), "the source got its packet");
-                continue;
-            }
-            let (n, _) = r.recv_from(&mut buf).unwrap();
-            let want = match i {
-                0..70 => heads[0],
-                70 => heads[1],
-                _ => heads[2],
-            };
-            assert_eq!(&buf[..HEAD], &want, "receiver {i}");
-            assert_eq!(&buf[HEAD..n], b"shared body", "receiver {i}");
         }
     }
 

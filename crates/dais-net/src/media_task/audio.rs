@@ -1,6 +1,5 @@
 //! The media task's audio side: which legs are mixed, the mixer's frames, packets and events.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -368,12 +367,11 @@ impl MediaTask {
 
     /// Drains the mixer's packets of one frame and sends them. Every listener has its own
     /// header (SSRC, numbering) but most share a payload (the one encode of the full mix, or
-    /// of a speaker's mix-minus), so the packets are grouped by payload and each group goes
-    /// out as one `sendmmsg` per 64 listeners of header + shared payload, rather than one
-    /// syscall per listener. The mixer lends payloads from its own buffers until its next
-    /// frame: each distinct one is copied once into the stage.
+    /// of a speaker's mix-minus), so the packets are grouped by payload: each distinct one is
+    /// copied once into the stage (the mixer lends payloads from its own buffers until its next
+    /// frame), and every listener's datagram is its header plus that shared payload, sent 64
+    /// per `sendmmsg` by the task or the sender threads.
     fn send_mix(&mut self, now: Instant) {
-        let (mut sent, mut dropped) = (0u64, 0u64);
         let st = &mut self.mix_stage;
         st.begin();
         while let Some((v, pkt)) = self.mixer.poll_output() {
@@ -405,31 +403,17 @@ impl MediaTask {
             st.add(pkt.payload.as_ptr() as usize, payload, head, dest);
         }
         st.finish();
-        for (payload, heads, dests) in st.groups() {
-            let n = dests.len();
-            match self.fanout.send_headed(
-                &self.rtp,
-                heads,
-                |i| std::slice::from_ref(&dests[i]),
-                payload,
-                None,
-            ) {
-                Ok(k) => {
-                    sent += k as u64;
-                    dropped += (n - k) as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => dropped += n as u64,
-                Err(_) => {
-                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                }
+        // Through the meeting's sender (D37, D38): in place for a small meeting, from the sender
+        // threads when hundreds of listeners each need their packet.
+        for (p, payload, heads, dests) in st.groups() {
+            for (head, dest) in heads.iter().zip(dests) {
+                let head = self.sender.head(*head);
+                self.sender.add(*dest, head, p as u32, HEAD + payload.len());
             }
         }
-        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
-        if dropped > 0 {
-            self.counters
-                .send_dropped
-                .fetch_add(dropped, Ordering::Relaxed);
-        }
+        let st = &self.mix_stage;
+        self.sender
+            .flush(st.used, |p| st.payload(p as usize).unwrap_or_default());
     }
 
     fn mixer_events(&mut self) {
@@ -563,14 +547,21 @@ impl MixStage {
         }
     }
 
+    /// Live payload `i`.
+    fn payload(&self, i: usize) -> Option<&[u8]> {
+        self.payloads[..self.used].get(i).map(|(_, p)| p.as_slice())
+    }
+
     /// Each payload with its listeners' headers and addresses.
-    fn groups(&self) -> impl Iterator<Item = (&[u8], &[[u8; HEAD]], &[SocketAddr])> {
+    fn groups(&self) -> impl Iterator<Item = (usize, &[u8], &[[u8; HEAD]], &[SocketAddr])> {
         self.payloads[..self.used]
             .iter()
             .zip(&self.spans)
-            .filter(|(_, (_, n))| *n > 0)
-            .map(|((_, p), (start, n))| {
+            .enumerate()
+            .filter(|(_, (_, (_, n)))| *n > 0)
+            .map(|(i, ((_, p), (start, n)))| {
                 (
+                    i,
                     p.as_slice(),
                     &self.heads[*start..start + n],
                     &self.dests[*start..start + n],
@@ -652,8 +643,9 @@ mod tests {
             st.finish();
             let groups: Vec<_> = st.groups().collect();
             assert_eq!(groups.len(), 2, "frame {frame}");
-            let (p, heads, dests) = groups[0];
+            let (i, p, heads, dests) = groups[0];
             assert_eq!(p, &full[..]);
+            assert_eq!(st.payload(i), Some(&full[..]));
             let mut got: Vec<(u8, u16)> = heads
                 .iter()
                 .zip(dests)
@@ -661,8 +653,9 @@ mod tests {
                 .collect();
             got.sort_unstable();
             assert_eq!(got, vec![(1, 1), (3, 3), (4, 4)]);
-            let (p, heads, dests) = groups[1];
+            let (i, p, heads, dests) = groups[1];
             assert_eq!(p, &minus[..]);
+            assert_eq!(st.payload(i), Some(&minus[..]));
             assert_eq!((heads[0][0], dests[0].port()), (2, 2));
         }
     }
