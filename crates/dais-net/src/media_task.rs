@@ -429,7 +429,12 @@ pub fn spawn_with_mixer(
     let rtp_addr = rtp.local_addr()?;
     // A venue's burst of video packets is read as one coalesced message where the kernel
     // can (D37); the batch splits it again, so nothing after the read changes.
-    let batch = match crate::udp::enable_gro(&rtp) {
+    let gro = if crate::udp::offload() {
+        crate::udp::enable_gro(&*rtp)
+    } else {
+        Err(io::Error::other("UDP offload is off"))
+    };
+    let batch = match gro {
         Ok(()) => RecvBatch::coalesced(RECV_BATCH),
         Err(e) => {
             debug!(error = %e, "no UDP GRO on the media socket; reading datagram by datagram");

@@ -94,14 +94,15 @@ impl Default for Trains {
 }
 
 impl Trains {
-    /// Empty; buffers grow to the largest round once and stay.
+    /// Empty; buffers grow to the largest round once and stay. Coalesces with GSO unless
+    /// [`crate::udp::set_offload`] turned offload off.
     pub fn new() -> Trains {
         Trains {
             heads: Vec::new(),
             segments: Vec::new(),
             trains: Vec::new(),
             open: HashMap::new(),
-            gso: cfg!(target_os = "linux"),
+            gso: cfg!(target_os = "linux") && crate::udp::offload(),
             #[cfg(target_os = "linux")]
             sys: sys::Scratch::default(),
         }

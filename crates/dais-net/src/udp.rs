@@ -160,6 +160,21 @@ impl RecvBatch {
     }
 }
 
+static OFFLOAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns UDP segmentation and receive offload (GSO sends by [`crate::trains`], GRO reads of
+/// new meetings' sockets) on or off for the process; on by default. Off is for networks
+/// where offload fails silently (some virtual bridges do, as s2n-quic and quic-go warn), and
+/// for measuring what it saves.
+pub fn set_offload(on: bool) {
+    OFFLOAD.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether UDP offload is on (see [`set_offload`]).
+pub fn offload() -> bool {
+    OFFLOAD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Asks the kernel to hand `socket`'s runs of equal-sized datagrams from one sender over as
 /// one coalesced receive (`UDP_GRO`, Linux 5.0+); read them with [`RecvBatch::coalesced`].
 ///

@@ -76,6 +76,7 @@ struct FileConfig {
     rooms: Option<Vec<String>>,
     testing_lead_secs: Option<i64>,
     send_threads: Option<usize>,
+    udp_offload: Option<bool>,
     record: Option<bool>,
     recordings_backup: Option<String>,
     recording_retention_days: Option<u32>,
@@ -265,6 +266,9 @@ pub struct Config {
     /// Threads that send large fan-outs for every meeting (config file `send_threads`; 0: each
     /// meeting's task sends its own; default one per core, at most 4: D38).
     pub send_threads: usize,
+    /// UDP segmentation and receive offload on media sockets (config file `udp_offload`,
+    /// default on: D37).
+    pub udp_offload: bool,
     /// Meeting recording and its archive (config file keys `record`, `recordings_backup`,
     /// `recording_retention_days`).
     pub recording: RecordingConfig,
@@ -548,6 +552,7 @@ impl Config {
             rooms,
             testing_lead_secs,
             send_threads,
+            udp_offload: file.udp_offload.unwrap_or(true),
             recording,
             data_dir: PathBuf::from(data.value),
             store,
@@ -690,14 +695,18 @@ mod tests {
         assert!(!c.demo);
         assert_eq!(c.rooms, DEFAULT_ROOMS);
         assert_eq!(c.testing_lead_secs, DEFAULT_TESTING_LEAD_SECS);
+        assert!(c.udp_offload);
     }
 
     #[test]
     fn rooms_and_testing_lead_come_from_the_file() {
-        let c =
-            file("rooms = [\"Hall A\", \"Hall B\"]\ntesting_lead_secs = 600\nsend_threads = 0\n")
-                .unwrap();
+        let c = file(
+            "rooms = [\"Hall A\", \"Hall B\"]\ntesting_lead_secs = 600\nsend_threads = 0\n\
+             udp_offload = false\n",
+        )
+        .unwrap();
         assert_eq!(c.send_threads, 0);
+        assert!(!c.udp_offload);
         assert_eq!(c.rooms, ["Hall A", "Hall B"]);
         assert_eq!(c.testing_lead_secs, 600);
     }
@@ -746,6 +755,7 @@ mod tests {
             ("rooms = [\"\"]", "rooms"),
             ("testing_lead_secs = -1", "testing_lead_secs"),
             ("send_threads = 65", "send_threads"),
+            ("udp_offload = 1", "udp_offload"),
             ("demo = \"yes\"", "demo"),
             ("console_language = \"fr\"", "console_language"),
             ("store = \"mysql://u:pw@h/db\"", "store"),

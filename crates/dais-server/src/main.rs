@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
     dais_server::logging::init(config.log_format);
     // Before any meeting exists: the pool is started once, on first use.
     dais_net::send_pool::configure(config.send_threads);
+    dais_net::udp::set_offload(config.udp_offload);
     let shutdown = shutdown_signal();
 
     let mut app = match App::start(config).await {
