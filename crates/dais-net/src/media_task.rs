@@ -75,6 +75,9 @@ pub struct IoCounters {
     pub send_dropped: AtomicU64,
     /// Send errors other than a full buffer (e.g. ICMP unreachable reported on the socket).
     pub send_errors: AtomicU64,
+    /// Batches (forwards or mixer frames) handed to the sender threads rather than sent by
+    /// the task itself (D38).
+    pub handed_off: AtomicU64,
 }
 
 /// A command to the media task; every one that can fail answers on its oneshot.

@@ -295,6 +295,10 @@ impl Sender {
         }
         let bodies = Arc::new(bodies);
         self.hand_offs += 1;
+        self.meeting
+            .counters
+            .handed_off
+            .fetch_add(1, Ordering::Relaxed);
         for (s, slot) in self.shards.iter_mut().enumerate() {
             if slot.queued() == 0 {
                 continue;
