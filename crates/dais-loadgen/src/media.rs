@@ -13,7 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dais_net::sim::{SyntheticAudio, SyntheticVideo, VideoShape};
-use dais_net::udp::RecvBatch;
+use dais_net::trains::Trains;
+use dais_net::udp::{HEAD, RecvBatch};
 use hdrhistogram::Histogram;
 
 use crate::analysis::{AUDIO_PT, ReceiverTracker, Seen, VIDEO_PT};
@@ -213,147 +214,80 @@ pub struct SendReport {
     pub send_calls: u64,
 }
 
-/// Scratch for sending several datagrams to ONE destination with one `sendmmsg`: the
-/// descriptor arrays are kept between calls (cleared, not reallocated), so a frame costs no
-/// allocation once the largest frame has been seen.
-#[derive(Default)]
+/// Sends a venue's frame (several datagrams to ONE destination) through `dais-net`'s trains
+/// (D37), the code daisd sends with: ONE UDP GSO message for the frame's equal-sized packets
+/// (one datagram per message where the kernel refuses GSO), or one `sendmmsg` of the frame's
+/// datagrams. The trains keep their buffers, so a frame costs no allocation once the largest
+/// frame has been seen.
+#[derive(Debug)]
 pub struct SendScratch {
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
-    /// GSO was refused by this kernel: `sendmmsg` from then on.
-    gso_off: bool,
+    gso: Trains,
+    plain: Trains,
 }
 
-/// `UDP_SEGMENT` (linux/udp.h; not in the `libc` crate): the GSO segment size of a send.
-const UDP_SEGMENT: libc::c_int = 103;
-/// The kernel's limit of segments in one GSO send (`UDP_MAX_SEGMENTS`).
-const GSO_MAX_SEGMENTS: usize = 64;
-
-impl std::fmt::Debug for SendScratch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendScratch")
-            .field("capacity", &self.msgs.capacity())
-            .finish()
+impl Default for SendScratch {
+    fn default() -> Self {
+        SendScratch {
+            gso: Trains::new(),
+            plain: Trains::without_gso(),
+        }
     }
 }
 
 impl SendScratch {
-    /// Sends `packets` to `dest` as ONE UDP GSO `sendmsg` when they are all the same size
-    /// (a synthetic frame's are), else (or when the kernel refuses GSO) as [`Self::send`].
-    /// Returns `(sent, failed, calls)`.
+    /// Sends `packets` to `dest` as one GSO message. Returns `(sent, failed, calls)`.
     pub fn send_gso(
         &mut self,
         socket: &UdpSocket,
         dest: SocketAddr,
         packets: &[Vec<u8>],
     ) -> (u64, u64, u64) {
-        let size = packets.first().map_or(0, Vec::len);
-        let uniform = packets.len() > 1
-            && packets.len() <= GSO_MAX_SEGMENTS
-            && size > 0
-            && size <= usize::from(u16::MAX)
-            && packets.iter().all(|p| p.len() == size);
-        let SocketAddr::V4(v4) = dest else {
-            return (0, packets.len() as u64, 0);
-        };
-        if self.gso_off || !uniform {
-            return self.send(socket, dest, packets);
-        }
-        let mut sin = sockaddr_v4(v4);
-        self.point_at(packets);
-        // Room for one cmsghdr carrying a u16, u64-aligned as the kernel expects.
-        let mut control = [0u64; 4];
-        // SAFETY: msghdr is plain old data; all-zero is a valid value.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&raw mut sin).cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        msg.msg_iov = self.iovs.as_mut_ptr();
-        msg.msg_iovlen = self.iovs.len() as _;
-        msg.msg_control = control.as_mut_ptr().cast();
-        // SAFETY: CMSG_SPACE is arithmetic on a constant length.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as _;
-        // SAFETY: msg_control points at `control`, which is CMSG_SPACE(2) bytes or more, so
-        // CMSG_FIRSTHDR is that buffer's start and CMSG_DATA lies within it.
-        unsafe {
-            let cm = libc::CMSG_FIRSTHDR(&msg);
-            (*cm).cmsg_level = libc::SOL_UDP;
-            (*cm).cmsg_type = UDP_SEGMENT;
-            (*cm).cmsg_len = libc::CMSG_LEN(2) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cm).cast::<u16>(), size as u16);
-        }
-        // SAFETY: msg points at `sin`, `control` and the iovecs, which point into `packets`;
-        // all outlive the call.
-        let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, 0) };
-        if n >= 0 {
-            return (packets.len() as u64, 0, 1);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::WouldBlock {
-            return (0, packets.len() as u64, 1);
-        }
-        // EINVAL, EIO, ENOPROTOOPT: no GSO here. Say so once and batch the classic way.
-        tracing::warn!(error = %err, "UDP GSO refused; sending with sendmmsg");
-        self.gso_off = true;
-        let (sent, failed, calls) = self.send(socket, dest, packets);
-        (sent, failed, calls + 1)
+        through(&mut self.gso, socket, dest, packets)
     }
 
-    /// Points `self.iovs` at `packets`, one iovec each.
-    fn point_at(&mut self, packets: &[Vec<u8>]) {
-        self.iovs.clear();
-        self.iovs.extend(packets.iter().map(|p| libc::iovec {
-            // The kernel only reads through iov_base for a send.
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        }));
-    }
-
-    /// Sends `packets` to `dest` from `socket`, as few `sendmmsg` calls as the kernel allows
-    /// (one, unless it accepts only part of the batch). Returns `(sent, failed, calls)`.
+    /// Sends `packets` to `dest` with one `sendmmsg`, a message each. Returns `(sent, failed,
+    /// calls)`.
     pub fn send(
         &mut self,
         socket: &UdpSocket,
         dest: SocketAddr,
         packets: &[Vec<u8>],
     ) -> (u64, u64, u64) {
-        let SocketAddr::V4(v4) = dest else {
-            return (0, packets.len() as u64, 0);
-        };
-        let mut sin = sockaddr_v4(v4);
-        self.point_at(packets);
-        self.msgs.clear();
-        for iov in &mut self.iovs {
-            // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_name = (&raw mut sin).cast();
-            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            self.msgs.push(m);
-        }
-        let (mut sent, mut calls, mut at) = (0u64, 0u64, 0usize);
-        // Bounded: every turn either sends at least one datagram or stops.
-        while at < self.msgs.len() {
-            let rest = &mut self.msgs[at..];
-            // SAFETY: every mmsghdr points at `sin` and at one iovec of `self.iovs`, which point
-            // into `packets`; all outlive the call, and the lengths are the slices' own.
-            let n = unsafe {
-                libc::sendmmsg(
-                    socket.as_raw_fd(),
-                    rest.as_mut_ptr(),
-                    rest.len().min(1024) as libc::c_uint,
-                    0,
-                )
-            };
-            calls += 1;
-            if n <= 0 {
-                break;
-            }
-            sent += n as u64;
-            at += n as usize;
-        }
-        (sent, (packets.len() - at) as u64, calls)
+        through(&mut self.plain, socket, dest, packets)
     }
+
+    /// Whether GSO sends still coalesce (false once this kernel refused GSO).
+    pub fn coalescing(&self) -> bool {
+        self.gso.coalescing()
+    }
+}
+
+fn through(
+    trains: &mut Trains,
+    socket: &UdpSocket,
+    dest: SocketAddr,
+    packets: &[Vec<u8>],
+) -> (u64, u64, u64) {
+    let mut short = 0u64;
+    for (k, p) in packets.iter().enumerate() {
+        let Some(head) = p.get(..HEAD).and_then(|h| <[u8; HEAD]>::try_from(h).ok()) else {
+            short += 1;
+            continue;
+        };
+        let head = trains.head(head);
+        trains.add(dest, head, k as u32, p.len());
+    }
+    let out = trains.flush(socket, |k| {
+        packets
+            .get(k as usize)
+            .and_then(|p| p.get(HEAD..))
+            .unwrap_or_default()
+    });
+    (
+        out.sent as u64,
+        (out.dropped + out.errors) as u64 + short,
+        out.calls as u64,
+    )
 }
 
 /// One second of a venue's G.711 packets, generated once and replayed with running sequence
@@ -903,18 +837,6 @@ fn receive_poll(r: &mut Receiving, shared: &Shared, sockets: &[UdpSocket]) {
     }
 }
 
-/// The kernel's form of an IPv4 socket address.
-fn sockaddr_v4(v4: std::net::SocketAddrV4) -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    sin.sin_family = libc::AF_INET as libc::sa_family_t;
-    sin.sin_port = v4.port().to_be();
-    sin.sin_addr = libc::in_addr {
-        s_addr: u32::from(*v4.ip()).to_be(),
-    };
-    sin
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,7 +892,7 @@ mod tests {
         let (sent, failed, calls) = scratch.send_gso(&tx, dest, &frame);
         assert_eq!((sent, failed), (frame.len() as u64, 0));
         // One system call for the frame, unless this kernel refused GSO (then sendmmsg ran).
-        assert!(calls == 1 || scratch.gso_off, "{calls} calls");
+        assert!(calls == 1 || !scratch.coalescing(), "{calls} calls");
         let mut got: Vec<(Vec<u8>, u64)> = Vec::new();
         let mut batch = TsBatch::new(64);
         let deadline = Instant::now() + Duration::from_secs(5);
