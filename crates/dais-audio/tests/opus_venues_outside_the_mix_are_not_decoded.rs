@@ -42,6 +42,9 @@ struct Pair {
     /// Venues mixed after each frame.
     mixed_on: Vec<Vec<VenueId>>,
     mixed_off: Vec<Vec<VenueId>>,
+    /// Dominant-speaker elections and level reports (venue, level, voice), by frame.
+    events_on: Vec<(u32, VenueId, u8, bool)>,
+    events_off: Vec<(u32, VenueId, u8, bool)>,
 }
 
 impl Pair {
@@ -65,6 +68,8 @@ impl Pair {
             heard_off: Vec::new(),
             mixed_on: Vec::new(),
             mixed_off: Vec::new(),
+            events_on: Vec::new(),
+            events_off: Vec::new(),
         }
     }
 
@@ -81,9 +86,20 @@ impl Pair {
             self.off.handle_rtp(now, *id, p).unwrap();
         }
         let tick = now + Duration::from_millis(5);
-        for (m, heard, mixed) in [
-            (&mut self.on, &mut self.heard_on, &mut self.mixed_on),
-            (&mut self.off, &mut self.heard_off, &mut self.mixed_off),
+        let frame = self.frame;
+        for (m, heard, mixed, events) in [
+            (
+                &mut self.on,
+                &mut self.heard_on,
+                &mut self.mixed_on,
+                &mut self.events_on,
+            ),
+            (
+                &mut self.off,
+                &mut self.heard_off,
+                &mut self.mixed_off,
+                &mut self.events_off,
+            ),
         ] {
             m.handle_timeout(tick);
             while let Some((id, pkt)) = m.poll_output() {
@@ -93,7 +109,19 @@ impl Pair {
                     heard.extend_from_slice(&pcm);
                 }
             }
-            while m.poll_event().is_some() {}
+            while let Some(e) = m.poll_event() {
+                match e {
+                    // 255: an election (not a level).
+                    MixerEvent::DominantSpeaker { venue } => events.push((frame, venue, 255, true)),
+                    MixerEvent::LevelReport {
+                        venue,
+                        level,
+                        voice,
+                        ..
+                    } => events.push((frame, venue, level, voice)),
+                    _ => {}
+                }
+            }
             let mut v: Vec<VenueId> = m.mixed().collect();
             v.sort();
             mixed.push(v);
@@ -390,6 +418,15 @@ mod opus_venues {
         );
         assert!(pair.on.stats().opus_wakes >= 1);
         assert!(!pair.on.source_stats(VenueId(10)).unwrap().opus_is_parked);
+        // Levels, voice activity and dominant speaker come from the extension whether a venue
+        // is decoded or not: every report and election is the same, the new talker's too.
+        assert_eq!(pair.events_on, pair.events_off);
+        assert!(
+            pair.events_on
+                .iter()
+                .any(|e| e.1 == VenueId(10) && e.2 == 255),
+            "the new, louder talker becomes the dominant speaker"
+        );
     }
 
     /// Without levels, a silent venue is decoded only for a probe every 8 frames; talkers
@@ -452,6 +489,12 @@ mod opus_venues {
             k_off,
             "before the new talker",
         );
+        // Probed silence meters as silence: reports and elections match until the onset.
+        let before = |e: &&(u32, VenueId, u8, bool)| (e.0 as usize) < onset;
+        assert_eq!(
+            pair.events_on.iter().filter(before).collect::<Vec<_>>(),
+            pair.events_off.iter().filter(before).collect::<Vec<_>>()
+        );
         eprintln!(
             "levels off: mixed at +{} / +{}, audible at +{} / +{} frames (on/off)",
             k_on - onset,
@@ -459,5 +502,27 @@ mod opus_venues {
             h_on - onset,
             h_off - onset
         );
+    }
+
+    /// The bound without levels holds whatever the onset's phase against the probes: a silent
+    /// venue starting at each of 8 consecutive frames is mixed at most 9 frames later than
+    /// without parking.
+    #[test]
+    fn without_levels_a_new_talker_is_mixed_within_nine_frames_at_any_onset_phase() {
+        let mut worst = 0;
+        for phase in 0..8 {
+            let (mut pair, mut venues) = meeting(6, &[(1, 500.0), (2, 700.0)], false, 3);
+            run(&mut pair, &mut venues, 40 + phase);
+            assert!(pair.on.source_stats(VenueId(5)).unwrap().opus_is_parked);
+            let onset = pair.frame as usize;
+            venues[4].tone = Some((1100.0, 6000.0));
+            run(&mut pair, &mut venues, 40);
+            let k_off = mixed_from(&pair.mixed_off, VenueId(5), onset).unwrap();
+            let k_on = mixed_from(&pair.mixed_on, VenueId(5), onset).unwrap();
+            assert!(k_on <= k_off + 9, "phase {phase}: {k_on} vs {k_off}");
+            worst = worst.max(k_on - k_off);
+        }
+        eprintln!("without levels: worst extra delay over 8 onset phases {worst} frames");
+        assert!(worst >= 1, "parked venues are only heard after a wake");
     }
 }
