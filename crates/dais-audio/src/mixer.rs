@@ -74,6 +74,8 @@ struct Source {
     unmixed: u32,
     /// This frame's level came from the sender's RFC 6464 extension.
     ext_fed: bool,
+    /// This frame's level came from a probe (a parked source without levels).
+    probe_fed: bool,
     /// A parked source must decode from the next frame (its level is unknown, or it was
     /// selected).
     wake: bool,
@@ -284,6 +286,7 @@ impl Mixer {
             reserved: false,
             unmixed: 0,
             ext_fed: false,
+            probe_fed: false,
             wake: false,
             minus: Signal::new(&self.fir, self.wide),
             dtmf: DtmfState::default(),
@@ -705,8 +708,7 @@ impl Mixer {
     fn pull_sources(&mut self, now: Instant) {
         for src in self.sources.iter_mut().flatten() {
             let parked = src.opus.as_ref().is_some_and(OpusIn::is_parked);
-            if !parked
-                && let Some(o) = src.opus.as_mut()
+            if let Some(o) = src.opus.as_mut()
                 && let Some(start) = src.jb.next_play(now)
             {
                 o.conceal_before_playout(start, src.frame.len() as u32, &mut src.jb);
@@ -738,14 +740,17 @@ impl Mixer {
                 .max_by_key(|(off, _)| *off)
                 .map(|(_, e)| *e);
             src.ext_fed = false;
+            src.probe_fed = false;
             match ext {
                 Some(e) if status != Pulled::Silent => {
                     src.meter.update(e.level, (!e.measured).then_some(e.voice));
                     src.ext_fed = !e.measured;
+                    src.probe_fed = e.measured;
                 }
-                // Parked and nothing tells this frame's level: decode again rather than
-                // meter the silence that stands in for the undecoded packets.
-                _ if parked && status != Pulled::Silent => src.wake = true,
+                // Parked, packets for this frame and nothing tells their level: decode again
+                // rather than meter the silence that stands in for them. (A concealed frame
+                // has no new packet: the stream is fading out, its silence is metered.)
+                _ if parked && status == Pulled::Played => src.wake = true,
                 _ => src.meter.update(level::level_of(&src.frame), None),
             }
             src.was_mixed = src.mixed || src.reserved;
@@ -785,7 +790,7 @@ impl Mixer {
             if o.is_parked() {
                 // Without the sender's levels a probe that hears voice wakes it too: VAD and
                 // dominant speaker then run on every frame while it talks.
-                if src.wake || Some(slot) == main || (!src.ext_fed && src.meter.voice) {
+                if src.wake || Some(slot) == main || (src.probe_fed && src.meter.voice) {
                     o.wake(src.jb.play_pos(), &mut src.jb);
                     src.unmixed = 0;
                 }

@@ -421,7 +421,7 @@ impl OpusIn {
     /// and the packet that should be there has not arrived, the decoder conceals the missing
     /// part now, in order, so a loss sounds like Opus PLC even when the next packet is not yet
     /// in (a buffer as shallow as one frame). Stops after `conceal_max` without a packet; the
-    /// jitter buffer's fade then takes over.
+    /// jitter buffer's fade then takes over. Parked, the span is filled with silence.
     pub(crate) fn conceal_before_playout(&mut self, start: u32, len: u32, jb: &mut JitterBuffer) {
         let Some(next) = self.next else { return };
         let end = start.wrapping_add(len);
@@ -436,6 +436,13 @@ impl OpusIn {
         }
         let k = (gap as u32).min(self.conceal_max - self.plc_run) / GRID * GRID;
         let mut pos = 0u32;
+        if self.parked {
+            // The same span a decoding source would conceal, as silence: the frame then counts
+            // as played (its RFC 6464 level meters it) and a packet arriving for it later is
+            // dropped as late, exactly as for a decoding source.
+            jb.write_concealment(from, k as usize, |_| 0);
+            pos = k;
+        }
         while pos < k {
             let want = (k - pos).min(MAX_PACKET_SAMPLES as u32) as usize;
             match self.dec.decode(&[], &mut self.pcm[..want], false) {
@@ -447,7 +454,9 @@ impl OpusIn {
                 _ => break,
             }
         }
-        self.concealed += pos as u64;
+        if !self.parked {
+            self.concealed += pos as u64;
+        }
         self.plc_run += pos;
         self.next = Some(from.wrapping_add(pos));
         self.next_concealed = true;

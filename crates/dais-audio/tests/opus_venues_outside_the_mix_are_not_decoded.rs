@@ -218,6 +218,8 @@ mod opus_venues {
         /// Tone frequency and peak; `None` is digital silence.
         tone: Option<(f64, f64)>,
         levels: bool,
+        /// Whether its packets reach the mixer.
+        sending: bool,
         seq: u16,
         ts: u32,
         n: u64,
@@ -230,6 +232,7 @@ mod opus_venues {
                 enc: Encoder::new(48000, Channels::Mono, Application::Voip).unwrap(),
                 tone,
                 levels,
+                sending: true,
                 seq: id as u16 * 100,
                 ts: id.wrapping_mul(0x0101_0101),
                 n: 0,
@@ -298,7 +301,14 @@ mod opus_venues {
 
     fn run(pair: &mut Pair, venues: &mut [Venue], frames: u32) {
         for _ in 0..frames {
-            let packets: Vec<_> = venues.iter_mut().map(Venue::packet).collect();
+            // A venue that stopped sending still encodes (its encoder's clock runs on).
+            let packets: Vec<_> = venues
+                .iter_mut()
+                .filter_map(|v| {
+                    let p = v.packet();
+                    v.sending.then_some(p)
+                })
+                .collect();
             pair.step(&packets);
         }
     }
@@ -524,5 +534,50 @@ mod opus_venues {
         }
         eprintln!("without levels: worst extra delay over 8 onset phases {worst} frames");
         assert!(worst >= 1, "parked venues are only heard after a wake");
+    }
+
+    /// With levels, talkers outside the mix park too (their levels need no decoding), and one
+    /// whose stream stops stays parked: the silence that follows is metered, not decoded.
+    #[test]
+    fn talkers_with_levels_outside_the_mix_park_and_stay_parked_when_their_stream_stops() {
+        let talkers = [(1, 500.0), (2, 700.0), (3, 900.0), (4, 1300.0), (5, 1500.0)];
+        let (mut pair, mut venues) = meeting(8, &talkers, true, 3);
+        run(&mut pair, &mut venues, 60);
+        let parked: Vec<u32> = (1..=8)
+            .filter(|id| pair.on.source_stats(VenueId(*id)).unwrap().opus_is_parked)
+            .collect();
+        // Venues 1-3 hold the three slots (ties break by slot order, then stickiness).
+        assert_eq!(parked, vec![4, 5, 6, 7, 8]);
+        let wakes = pair.on.stats().opus_wakes;
+        venues[4].sending = false;
+        run(&mut pair, &mut venues, 60);
+        assert_eq!(
+            pair.on.stats().opus_wakes,
+            wakes,
+            "no wake for a stream that stopped"
+        );
+        assert!(pair.on.source_stats(VenueId(5)).unwrap().opus_is_parked);
+        assert_same(
+            &pair.heard_on,
+            &pair.heard_off,
+            10,
+            pair.frame as usize,
+            "talkers",
+        );
+        // Every report and election is the same, except venue 5's level in the report just
+        // after its stream stopped: the decoding mixer meters the fade-out of the decoder's
+        // concealment (3 frames), the parking one silence. 25 frames later both read the same.
+        let (on, off) = (&pair.events_on, &pair.events_off);
+        assert_eq!(on.len(), off.len());
+        for (a, b) in on.iter().zip(off) {
+            if a.1 == VenueId(5) && a.0 == 75 {
+                assert_eq!((a.0, a.1, a.3), (b.0, b.1, b.3));
+                assert!(a.2.abs_diff(b.2) <= 6, "{a:?} vs {b:?}");
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+        let last = on.iter().find(|e| e.0 == 100 && e.1 == VenueId(5)).unwrap();
+        assert!(last.2 >= 120 && !last.3, "silent a second later: {last:?}");
     }
 }
