@@ -355,6 +355,7 @@ impl OpusIn {
             self.next = None;
             self.next_concealed = false;
             self.kept_len = 0;
+            self.last_probe = None;
         }
         if let Some(next) = self.next
             && (ts.wrapping_sub(next) as i32) < 0
