@@ -376,8 +376,15 @@ impl OpusIn {
             }
             if self.keep(ts, payload, samples as u32) {
                 self.work.parked += 1;
+                // What a decoding source would conceal before this packet, as silence (see
+                // `decode_after_gap`), so the two play, count and drop alike.
+                let gap = self.gap_before(ts);
+                if gap > 0 {
+                    jb.write_concealment(ts.wrapping_sub(gap), gap as usize, |_| 0);
+                }
                 self.next = Some(ts.wrapping_add(samples as u32));
                 self.next_concealed = false;
+                self.plc_run = 0;
                 return jb.insert(now, ts, samples, |_| 0).map(|()| None);
             }
             // Too large to keep: decode from here on.
@@ -389,6 +396,15 @@ impl OpusIn {
         jb.insert(now, ts, n, |i| pcm[i]).map(|()| None)
     }
 
+    /// The part of the gap between the expected position and a packet at `ts` that the
+    /// decoder conceals (the earlier part, if the gap is long, is the jitter buffer's fade).
+    fn gap_before(&self, ts: u32) -> u32 {
+        self.next.map_or(0, |next| {
+            let gap = ts.wrapping_sub(next) as i32;
+            (gap.max(0) as u32 / GRID * GRID).min(self.conceal_max)
+        })
+    }
+
     /// Conceals the gap since the decoder's position (PLC, then FEC from `payload` for the
     /// last part), then decodes `payload` into `self.pcm`; returns the samples decoded.
     fn decode_after_gap(
@@ -398,14 +414,9 @@ impl OpusIn {
         samples: u32,
         jb: &mut JitterBuffer,
     ) -> Result<usize, DropReason> {
-        if let Some(next) = self.next {
-            let gap = ts.wrapping_sub(next) as i32;
-            // Conceal the part of the gap just before this packet (the earlier part, if the
-            // gap is long, is the jitter buffer's fade to silence).
-            let gap = (gap.max(0) as u32 / GRID * GRID).min(self.conceal_max);
-            if gap > 0 {
-                self.conceal(ts.wrapping_sub(gap), gap, payload, samples, jb);
-            }
+        let gap = self.gap_before(ts);
+        if gap > 0 {
+            self.conceal(ts.wrapping_sub(gap), gap, payload, samples, jb);
         }
         self.work.decodes += 1;
         let n = self
