@@ -676,4 +676,33 @@ mod opus_venues {
         assert!(dropped > 0, "the jitter made some packets late");
         assert!(pair.on.stats().opus_parked > 9 * 150);
     }
+
+    /// A parked venue made the main venue is decoded from the next frame and never parks
+    /// while it is the main venue, talking or not.
+    #[test]
+    fn a_parked_venue_made_main_is_mixed_a_frame_later_and_stays_decoded() {
+        let (mut pair, mut venues) = meeting(8, &[(1, 500.0), (2, 700.0)], true, 3);
+        run(&mut pair, &mut venues, 30);
+        assert!(pair.on.source_stats(VenueId(7)).unwrap().opus_is_parked);
+        let at = pair.frame as usize;
+        pair.both(|m| m.set_main(Some(VenueId(7))));
+        run(&mut pair, &mut venues, 30);
+        assert!(pair.mixed_off[at].contains(&VenueId(7)));
+        assert!(
+            !pair.mixed_on[at].contains(&VenueId(7)),
+            "reserved, not mixed"
+        );
+        for k in at + 1..pair.frame as usize {
+            assert!(pair.mixed_on[k].contains(&VenueId(7)), "frame {k}");
+        }
+        let s = pair.on.source_stats(VenueId(7)).unwrap();
+        assert!(!s.opus_is_parked);
+        let before = s.opus_decodes;
+        run(&mut pair, &mut venues, 20);
+        assert_eq!(
+            pair.on.source_stats(VenueId(7)).unwrap().opus_decodes,
+            before + 20
+        );
+        assert_eq!(pair.mixed_on[at + 1..], pair.mixed_off[at + 1..]);
+    }
 }
