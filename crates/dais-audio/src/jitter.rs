@@ -276,6 +276,13 @@ impl JitterBuffer {
         }
     }
 
+    /// The playout position: the first timestamp of the next frame (before any skip or hold
+    /// the next pull may decide). `None` before the first packet.
+    #[cfg_attr(not(feature = "opus"), allow(dead_code))]
+    pub(crate) fn play_pos(&self) -> Option<u32> {
+        self.line.as_ref().map(|l| l.play_ts)
+    }
+
     /// Whether the sample stamped `ts` is in the buffer.
     #[cfg_attr(not(feature = "opus"), allow(dead_code))]
     pub(crate) fn has(&self, ts: u32) -> bool {

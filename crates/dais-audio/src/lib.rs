@@ -61,6 +61,11 @@
 //! clock 48 kHz, RFC 7587): no resampling, loss concealed by the decoder itself, and one
 //! encoder per distinct mix shared by the Opus receivers that hear it. Without it, Opus venues
 //! are refused with [`MixerError::CodecNotBuilt`].
+//!
+//! An Opus venue that cannot be heard (outside the mix for 5 frames, not the main venue) is
+//! *parked*: its packets are kept undecoded and it is metered from its RFC 6464 levels (or a
+//! probe decode every 8 frames without them); picked by the selection, it is decoded again and
+//! mixed from the next frame. See [`MixerConfig::skip_unheard_opus`].
 #![warn(missing_docs)]
 
 mod dtmf;

@@ -10,7 +10,7 @@ use crate::error::{DropReason, MixerError};
 use crate::g711;
 use crate::jitter::{JitterBuffer, Pulled};
 use crate::level::{self, Dominant, Meter};
-use crate::opus_codec::{OpusIn, OpusOut};
+use crate::opus_codec::{OpusIn, OpusOut, OpusWork};
 use crate::resample::{HalfBandFir, Upsampler};
 use crate::signal::{Signal, encode_into};
 use crate::types::{Codec, MixerConfig, MixerEvent, MixerStats, OutPacket, SourceStats, VenueId};
@@ -25,6 +25,15 @@ const MAX_PTIME: Duration = Duration::from_millis(120);
 const MAX_CATCH_UP: u32 = 5;
 /// RFC 6464 levels remembered per source, matched to frames by timestamp.
 const EXT_LEVELS: usize = 8;
+/// A frame's RFC 6464 level is the latest one stamped at most this many frames before it.
+const EXT_WINDOW_FRAMES: i64 = 6;
+/// An Opus source outside the mix for this many frames in a row stops being decoded (it
+/// "parks"), if its level is known without decoding. The hold keeps a venue that just left
+/// the mix decodable for a quick return, and bounds park/wake churn.
+const PARK_AFTER_FRAMES: u32 = 5;
+/// A parked Opus source without RFC 6464 levels is decoded once every this many frames to
+/// measure its level (a probe), so a venue that starts talking is noticed within this bound.
+const PROBE_FRAMES: u32 = 8;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct ExtLevel {
@@ -32,6 +41,8 @@ struct ExtLevel {
     level: u8,
     voice: bool,
     valid: bool,
+    /// Measured by a probe of a parked source (no V bit: the energy VAD decides).
+    measured: bool,
 }
 
 #[derive(Debug)]
@@ -56,6 +67,18 @@ struct Source {
     muted: bool,
     mixed: bool,
     was_mixed: bool,
+    /// Selected this frame while parked: not mixed (nothing decoded), decoded from the next
+    /// frame on, and kept sticky as if mixed.
+    reserved: bool,
+    /// Consecutive frames outside the mix (and not the main venue).
+    unmixed: u32,
+    /// This frame's level came from the sender's RFC 6464 extension.
+    ext_fed: bool,
+    /// This frame's level came from a probe (a parked source without levels).
+    probe_fed: bool,
+    /// A parked source must decode from the next frame (its level is unknown, or it was
+    /// selected).
+    wake: bool,
     /// The venue's own mix-minus while it is mixed.
     minus: Signal,
     dtmf: DtmfState,
@@ -138,6 +161,8 @@ pub struct Mixer {
     next_level_report: Option<Instant>,
     rng: u64,
     stats: MixerStats,
+    /// Opus decoder counters of removed sources.
+    retired: OpusWork,
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -188,6 +213,7 @@ impl Mixer {
             events: VecDeque::new(),
             next_level_report: None,
             stats: MixerStats::default(),
+            retired: OpusWork::default(),
         })
     }
 
@@ -257,6 +283,11 @@ impl Mixer {
             muted: false,
             mixed: false,
             was_mixed: false,
+            reserved: false,
+            unmixed: 0,
+            ext_fed: false,
+            probe_fed: false,
+            wake: false,
             minus: Signal::new(&self.fir, self.wide),
             dtmf: DtmfState::default(),
             stats: SourceStats::default(),
@@ -286,6 +317,9 @@ impl Mixer {
             .source_index
             .remove(&id)
             .ok_or(MixerError::UnknownSource(id))?;
+        if let Some(o) = self.sources[slot].as_ref().and_then(|s| s.opus.as_ref()) {
+            self.retired.add(o.work());
+        }
         self.sources[slot] = None;
         self.dominant.forget(slot);
         if let Some(&r) = self.receiver_index.get(&id)
@@ -420,13 +454,31 @@ impl Mixer {
         st.target_delay = s.jb.target_delay();
         if let Some(o) = s.opus.as_ref() {
             st.decoder_concealed = o.concealed();
+            st.opus_decodes = o.work().decodes;
+            st.opus_parked = o.work().parked;
+            st.opus_is_parked = o.is_parked();
         }
         Some(st)
     }
 
     /// Mixer-wide counters.
     pub fn stats(&self) -> MixerStats {
-        self.stats
+        let mut w = self.retired;
+        for o in self
+            .sources
+            .iter()
+            .flatten()
+            .filter_map(|s| s.opus.as_ref())
+        {
+            w.add(o.work());
+        }
+        MixerStats {
+            opus_decodes: w.decodes,
+            opus_parked: w.parked,
+            opus_wakes: w.wakes,
+            opus_probes: w.probes,
+            ..self.stats
+        }
     }
 
     /// Venues mixed in the last frame.
@@ -470,7 +522,9 @@ impl Mixer {
         let Some(src) = self.sources.get_mut(slot).and_then(Option::as_mut) else {
             return Err(DropReason::UnknownSource);
         };
-        let r = Self::source_packet(src, &mut self.events, now, buf);
+        // Probe interval of parked Opus sources without levels, in 16 kHz samples.
+        let probe = PROBE_FRAMES * self.wide as u32;
+        let r = Self::source_packet(src, &mut self.events, now, buf, probe);
         match r {
             Ok(()) => src.stats.accepted += 1,
             Err(reason) => src.stats.drops.add(reason),
@@ -483,6 +537,7 @@ impl Mixer {
         events: &mut VecDeque<MixerEvent>,
         now: Instant,
         buf: &[u8],
+        probe: u32,
     ) -> Result<(), DropReason> {
         let h = RtpHeader::parse(buf).map_err(|_| DropReason::MalformedRtp)?;
         let payload = h.payload(buf);
@@ -520,23 +575,37 @@ impl Mixer {
             Some(o) => o.map_ts(h.timestamp),
             None => h.timestamp,
         };
+        let mut has_level = false;
         if let Some(ext) = src.level_ext
             && let Some(&b) = h.extensions(buf).get(ext).and_then(|d| d.first())
         {
-            src.ext_levels[src.ext_next] = ExtLevel {
+            src.push_level(ExtLevel {
                 ts,
                 level: b & 0x7f,
                 voice: b & 0x80 != 0,
                 valid: true,
-            };
-            src.ext_next = (src.ext_next + 1) % EXT_LEVELS;
+                measured: false,
+            });
+            has_level = true;
         }
         let n = payload.len();
         match src.codec {
             Codec::Pcmu => src.jb.insert(now, ts, n, |i| g711::ulaw_decode(payload[i])),
             Codec::Pcma => src.jb.insert(now, ts, n, |i| g711::alaw_decode(payload[i])),
             Codec::Opus => match src.opus.as_mut() {
-                Some(o) => o.insert(now, ts, payload, &mut src.jb),
+                Some(o) => {
+                    let probe = (!has_level).then_some(probe);
+                    if let Some(level) = o.insert(now, ts, payload, probe, &mut src.jb)? {
+                        src.push_level(ExtLevel {
+                            ts,
+                            level,
+                            voice: false,
+                            valid: true,
+                            measured: true,
+                        });
+                    }
+                    Ok(())
+                }
                 None => Err(DropReason::UnknownPayloadType),
             },
         }
@@ -627,6 +696,7 @@ impl Mixer {
         self.pending.clear();
         self.pull_sources(now);
         self.select();
+        self.park_and_wake();
         self.render();
         self.emit(now);
         self.update_dominant(now);
@@ -637,6 +707,7 @@ impl Mixer {
 
     fn pull_sources(&mut self, now: Instant) {
         for src in self.sources.iter_mut().flatten() {
+            let parked = src.opus.as_ref().is_some_and(OpusIn::is_parked);
             if let Some(o) = src.opus.as_mut()
                 && let Some(start) = src.jb.next_play(now)
             {
@@ -652,20 +723,85 @@ impl Mixer {
             }
             st.skipped += skipped as u64;
             let frame_len = src.frame.len() as i64;
+            // A probe's level stands until the next probe; a sender's level for six frames.
             let ext = src
                 .ext_levels
                 .iter()
-                .filter(|e| e.valid)
+                .filter(|e| e.valid && (parked || !e.measured))
                 .map(|e| (e.ts.wrapping_sub(start) as i32 as i64, e))
-                .filter(|(off, _)| *off > -6 * frame_len && *off < frame_len)
+                .filter(|(off, e)| {
+                    let back = if e.measured {
+                        PROBE_FRAMES as i64 + 2
+                    } else {
+                        EXT_WINDOW_FRAMES
+                    };
+                    *off > -back * frame_len && *off < frame_len
+                })
                 .max_by_key(|(off, _)| *off)
                 .map(|(_, e)| *e);
+            src.ext_fed = false;
+            src.probe_fed = false;
             match ext {
-                Some(e) if status != Pulled::Silent => src.meter.update(e.level, Some(e.voice)),
+                Some(e) if status != Pulled::Silent => {
+                    src.meter.update(e.level, (!e.measured).then_some(e.voice));
+                    src.ext_fed = !e.measured;
+                    src.probe_fed = e.measured;
+                }
+                // Parked, packets for this frame and nothing tells their level: decode again
+                // rather than meter the silence that stands in for them. (A concealed frame
+                // has no new packet: the stream is fading out, its silence is metered.)
+                _ if parked && status == Pulled::Played => src.wake = true,
                 _ => src.meter.update(level::level_of(&src.frame), None),
             }
-            src.was_mixed = src.mixed;
+            src.was_mixed = src.mixed || src.reserved;
             src.mixed = false;
+            src.reserved = false;
+        }
+    }
+
+    /// Opus sources outside the mix stop being decoded; selected or unmeasurable ones start
+    /// again. A parked source the selection picked is *reserved*: taken out of this frame's
+    /// mix (nothing of it was decoded; nobody else takes its place) and decoded from the next
+    /// frame on, so it is heard one frame later than without parking and what the mixed
+    /// venues sound like never depends on parking.
+    fn park_and_wake(&mut self) {
+        if !self.cfg.skip_unheard_opus {
+            return;
+        }
+        let sources = &mut self.sources;
+        self.mixed.retain(|&slot| match sources[slot].as_mut() {
+            Some(src) if src.opus.as_ref().is_some_and(OpusIn::is_parked) => {
+                src.reserved = true;
+                src.wake = true;
+                false
+            }
+            _ => true,
+        });
+        let main = self.main.and_then(|m| self.source_index.get(&m).copied());
+        for (slot, src) in self.sources.iter_mut().enumerate() {
+            let Some(src) = src else { continue };
+            let Some(o) = src.opus.as_mut() else { continue };
+            let keep = self.mixed.contains(&slot) || Some(slot) == main;
+            src.unmixed = if keep {
+                0
+            } else {
+                src.unmixed.saturating_add(1)
+            };
+            if o.is_parked() {
+                // Without the sender's levels a probe that hears voice wakes it too: VAD and
+                // dominant speaker then run on every frame while it talks.
+                if src.wake || Some(slot) == main || (src.probe_fed && src.meter.voice) {
+                    o.wake(src.jb.play_pos(), &mut src.jb);
+                    src.unmixed = 0;
+                }
+            } else if !keep
+                && src.unmixed >= PARK_AFTER_FRAMES
+                && !src.wake
+                && (src.ext_fed || !src.meter.voice)
+            {
+                o.park();
+            }
+            src.wake = false;
         }
     }
 
@@ -875,6 +1011,13 @@ impl Mixer {
             next = now + self.cfg.level_interval;
         }
         self.next_level_report = Some(next);
+    }
+}
+
+impl Source {
+    fn push_level(&mut self, e: ExtLevel) {
+        self.ext_levels[self.ext_next] = e;
+        self.ext_next = (self.ext_next + 1) % EXT_LEVELS;
     }
 }
 

@@ -100,6 +100,12 @@ pub struct MixerConfig {
     /// Seed for output SSRCs and initial sequence numbers and timestamps (randomness is an
     /// input, so tests are reproducible).
     pub seed: u64,
+    /// Stop decoding Opus venues that cannot be heard (outside the mix for 5 frames, and not
+    /// the main venue), metering them from their RFC 6464 levels or, without those, from a
+    /// probe decode every 8 frames. A venue the selection picks is decoded from the next frame
+    /// on (heard one frame later than without this). Default on; off decodes every Opus
+    /// venue every frame (the figures in `docs/benchmarks.md` compare both).
+    pub skip_unheard_opus: bool,
 }
 
 impl Default for MixerConfig {
@@ -115,6 +121,7 @@ impl Default for MixerConfig {
             level_interval: Duration::from_millis(500),
             mix_floor: 70,
             seed: 0x5eed_da15,
+            skip_unheard_opus: true,
         }
     }
 }
@@ -237,6 +244,13 @@ pub struct SourceStats {
     pub decoder_concealed: std::time::Duration,
     /// Dropped packets by reason.
     pub drops: crate::error::DropCounts,
+    /// Opus packets run through the decoder (on arrival, when woken, in probes; not counting
+    /// the decoder's loss concealment). Zero for G.711.
+    pub opus_decodes: u64,
+    /// Opus packets accepted while the source was parked (kept undecoded).
+    pub opus_parked: u64,
+    /// Whether the Opus source is parked now (outside the mix, not decoded).
+    pub opus_is_parked: bool,
 }
 
 /// Mixer-wide counters.
@@ -252,4 +266,13 @@ pub struct MixerStats {
     pub packets_discarded: u64,
     /// Ticks skipped because `handle_timeout` came too late to catch up.
     pub ticks_skipped: u64,
+    /// Opus packets decoded, all sources (see [`SourceStats::opus_decodes`]).
+    pub opus_decodes: u64,
+    /// Opus packets kept undecoded by parked sources (see
+    /// [`MixerConfig::skip_unheard_opus`]).
+    pub opus_parked: u64,
+    /// Parked Opus sources that started decoding again.
+    pub opus_wakes: u64,
+    /// Probe decodes of parked Opus sources without RFC 6464 levels.
+    pub opus_probes: u64,
 }

@@ -146,3 +146,85 @@ fn no_allocation_per_opus_packet_or_frame() {
         "allocations in 300 steady-state frames of 8 Opus + 8 G.711 venues"
     );
 }
+
+/// Opus venues parking, waking and being probed (`MixerConfig::skip_unheard_opus`) allocate
+/// nothing either: 3 talkers and 4 silent venues with RFC 6464 levels, 4 silent venues without
+/// (probed every 8 frames), and one loud venue with levels that talks 40 frames in every 100
+/// (it wakes into the mix, and a talker it displaced parks, every cycle).
+#[cfg(feature = "opus")]
+#[test]
+fn no_allocation_while_opus_venues_park_wake_and_are_probed() {
+    use dais_audio::opus::{Application, Channels, Encoder};
+
+    let mut m = Mixer::new(MixerConfig::default()).unwrap();
+    m.add_receiver(VenueId(100), Codec::Pcmu, 0, FRAME).unwrap();
+    let mut encoders = Vec::new();
+    for i in 0..12u32 {
+        m.add_source(VenueId(i), Codec::Opus, 111, 48000).unwrap();
+        if !(7..11).contains(&i) {
+            m.set_level_extension(VenueId(i), Some(1)).unwrap();
+        }
+        encoders.push(Encoder::new(48000, Channels::Mono, Application::Voip).unwrap());
+    }
+    let packets: Vec<Vec<(VenueId, Vec<u8>)>> = (0..500u32)
+        .map(|k| {
+            (0..12u32)
+                .map(|i| {
+                    let talking = i < 3 || (i == 11 && k % 100 < 40);
+                    let f = 300.0 + 100.0 * i as f64;
+                    let pcm: Vec<i16> = (0..960u32)
+                        .map(|s| {
+                            let t = (k * 960 + s) as f64 / 48000.0;
+                            let a = match (talking, i) {
+                                (false, _) => 0.0,
+                                (true, 11) => 12000.0,
+                                (true, _) => 3000.0,
+                            };
+                            (a * (2.0 * std::f64::consts::PI * f * t).sin()) as i16
+                        })
+                        .collect();
+                    let payload = encoders[i as usize].encode_vec(&pcm, 1500).unwrap();
+                    let mut p = rtp(111, k == 0, k as u16, k * 960, 0x9000 + i, &[]);
+                    if !(7..11).contains(&i) {
+                        p[0] |= 0x10;
+                        // Venue 11 is louder than the talkers: it takes a slot.
+                        let level = match (talking, i) {
+                            (false, _) => 127,
+                            (true, 11) => 0x80 | 12,
+                            (true, _) => 0x80 | 24,
+                        };
+                        p.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, level, 0, 0]);
+                    }
+                    p.extend_from_slice(&payload);
+                    (VenueId(i), p)
+                })
+                .collect()
+        })
+        .collect();
+    let t0 = std::time::Instant::now();
+    let mut run = |from: usize, to: usize| {
+        let before = allocations();
+        for (k, frame) in packets.iter().enumerate().take(to).skip(from) {
+            let now = t0 + FRAME * k as u32;
+            for (id, p) in frame {
+                m.handle_rtp(now, *id, p).unwrap();
+            }
+            m.handle_timeout(now + Duration::from_millis(5));
+            while m.poll_output().is_some() {}
+            while m.poll_event().is_some() {}
+        }
+        (allocations() - before, m.stats())
+    };
+    let (_, warm) = run(0, 200);
+    let (allocs, st) = run(200, 500);
+    assert!(st.opus_wakes >= warm.opus_wakes + 3, "{warm:?} → {st:?}");
+    assert!(st.opus_probes > warm.opus_probes, "{warm:?} → {st:?}");
+    assert!(
+        st.opus_parked > warm.opus_parked + 8 * 300,
+        "{warm:?} → {st:?}"
+    );
+    assert_eq!(
+        allocs, 0,
+        "allocations in 300 frames of Opus venues parking, waking and probed"
+    );
+}
