@@ -68,19 +68,21 @@ impl Collector for MediaCollector {
         let stats: Vec<_> = meetings
             .iter()
             .map(|(n, h)| {
+                let c = h.counters();
+                let load =
+                    |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
                 (
                     n.clone(),
                     h.published_stats(),
-                    h.counters()
-                        .send_dropped
-                        .load(std::sync::atomic::Ordering::Relaxed),
+                    load(&c.send_dropped),
+                    load(&c.handed_off),
                 )
             })
             .collect();
         let per_meeting = |f: &dyn Fn(&dais_media::EngineStats, u64) -> u64| {
             stats
                 .iter()
-                .map(|(n, s, sd)| (vec![("meeting", n.clone())], f(s, *sd)))
+                .map(|(n, s, sd, _)| (vec![("meeting", n.clone())], f(s, *sd)))
                 .collect::<Vec<_>>()
         };
         counter(
@@ -125,8 +127,17 @@ impl Collector for MediaCollector {
             "Sends dropped because a socket send buffer was full",
             &per_meeting(&|_, sd| sd),
         )?;
+        counter(
+            &mut encoder,
+            "media_send_hand_offs",
+            "Batches of sends handed to the sender threads (D38)",
+            &stats
+                .iter()
+                .map(|(n, _, _, h)| (vec![("meeting", n.clone())], *h))
+                .collect::<Vec<_>>(),
+        )?;
         let mut dropped = Vec::new();
-        for (n, s, _) in &stats {
+        for (n, s, _, _) in &stats {
             for reason in DropReason::ALL {
                 dropped.push((
                     vec![

@@ -433,3 +433,39 @@ fn chair_command_latency_api_to_switch_completed() {
     }
     d.stop();
 }
+
+/// The demo meeting's media counters reach `/metrics`, the sender threads' hand-offs included
+/// (D38; six venues' batches are mostly sent by the task itself, so its value is not fixed).
+#[test]
+fn the_demo_meetings_media_counters_are_in_the_metrics() {
+    let d = Daisd::start(true);
+    let value = |body: &str, name: &str| -> Option<f64> {
+        body.lines()
+            .find(|l| l.starts_with(name) && l.contains("meeting=\"8000\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let started = Instant::now();
+    let body = loop {
+        let r = d.get("/metrics", None);
+        assert_eq!(r.status, 200);
+        if value(&r.body, "dais_media_sends_total").is_some_and(|v| v > 0.0)
+            || started.elapsed().as_secs() > 20
+        {
+            break r.body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        value(&body, "dais_media_datagrams_total").is_some_and(|v| v > 0.0),
+        "the demo venues' media reached the meeting:\n{body}"
+    );
+    assert!(
+        value(&body, "dais_media_sends_total").is_some_and(|v| v > 0.0),
+        "{body}"
+    );
+    assert!(
+        value(&body, "dais_media_send_hand_offs_total").is_some_and(|v| v >= 0.0),
+        "{body}"
+    );
+}
