@@ -103,6 +103,9 @@ pub struct Recorder {
     audio_origin: Option<(i64, u64)>,
     sps: Option<Vec<u8>>,
     pps: Option<Vec<u8>>,
+    /// A keyframe without parameter sets was reported (once: a source that never sends them,
+    /// like the demo's synthetic venues, would otherwise warn at every keyframe).
+    told_no_params: bool,
     audio_track: u8,
     has_video: bool,
     summary: RecordingSummary,
@@ -146,6 +149,7 @@ impl Recorder {
             audio_origin: None,
             sps: None,
             pps: None,
+            told_no_params: false,
             audio_track: AUDIO_TRACK_WITH_VIDEO,
             has_video: false,
             summary: RecordingSummary {
@@ -220,7 +224,15 @@ impl Recorder {
                 return;
             }
             let (Some(sps), Some(pps)) = (self.sps.clone(), self.pps.clone()) else {
-                warn!("recording: keyframe without SPS/PPS; waiting for the next one");
+                if self.told_no_params {
+                    debug!("recording: keyframe without SPS/PPS; waiting for the next one");
+                } else {
+                    self.told_no_params = true;
+                    warn!(
+                        "recording: keyframe without SPS/PPS; waiting for one that carries them \
+                         (said once per recording)"
+                    );
+                }
                 return;
             };
             self.open(Some((&sps, &pps)));
