@@ -31,6 +31,11 @@ pub const GSO_MAX_SEGMENTS: usize = 64;
 /// IPv6 and UDP headers. RTP packetisers stay at or under ~1200 bytes.
 const MAX_SEGMENT: usize = 1452;
 
+/// Segments up to this size fit any path a venue is reached over (RTP packetisers aim at
+/// ~1200 bytes for this reason); a larger one refused with EINVAL is a small path MTU.
+#[cfg(target_os = "linux")]
+const PATH_SAFE_SEGMENT: usize = 1200;
+
 /// A GSO message stays under the 64 KiB IP datagram limit with room for the headers.
 const MAX_TRAIN_BYTES: usize = 60_000;
 
@@ -243,9 +248,13 @@ impl Trains {
                         .sys
                         .send(socket, &singles, &self.segments, &self.heads, body);
                     out.calls += 1;
+                    // EINVAL for segments larger than any path should need is the route's
+                    // MTU refusing this receiver's size, not the kernel refusing GSO.
+                    let path_mtu = e.raw_os_error() == Some(libc::EINVAL)
+                        && self.trains[at].seg_len > PATH_SAFE_SEGMENT;
                     match part {
                         Ok(n) => {
-                            if self.gso && n > 0 {
+                            if self.gso && n > 0 && !path_mtu {
                                 warn!(error = %e, dest = %self.trains[at].dest, "UDP GSO refused; sending one datagram per message from now on");
                                 self.gso = false;
                             }
