@@ -36,6 +36,7 @@ if want threads; then
   done
   echo "udp_offload = false" > $D/no-offload.toml
   run no-offload-256 --venues 256 --duration 15 --switch-every 2 --daisd-config $D/no-offload.toml
+  run over-800 --venues 800 --duration 15 --switch-every 2
 fi
 if want poll; then
   run poll-64 --venues 64 --duration 20 --polling 2
