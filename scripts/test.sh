@@ -39,7 +39,12 @@ cargo clippy -p dais-audio -p dais-net -p dais-signaling -p dais-server --no-def
 cargo test -p dais-audio -p dais-net -p dais-signaling --lib --locked
 cargo test -p dais-audio --test opus_is_refused_without_the_feature --locked
 
-step "store tests against PostgreSQL (cargo test -p dais-store)"
+step "store and operator-API tests against PostgreSQL (dais-store; daisd with --store postgres://)"
 pg_url="$(bash scripts/postgres-test-server.sh start)"
 trap 'bash scripts/postgres-test-server.sh stop' EXIT
 DAIS_TEST_POSTGRES_URL="$pg_url" cargo test -p dais-store --locked
+# The API tests that run the real daisd, each on a fresh PostgreSQL database of its own
+# (crates/dais-server/tests/api_common): bookings and approvals, sites, equipment, records,
+# permissions and audit, chair commands, recordings.
+DAIS_TEST_POSTGRES_URL="$pg_url" cargo test -p dais-server --locked \
+  --test api_operations --test api_permissions --test api_chair_commands --test api_recordings

@@ -360,7 +360,9 @@ fn a_scheduled_meeting_is_started_from_the_store_and_its_state_written_back() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         let m = store.meeting("8001").await.unwrap().unwrap();
         assert_eq!(m.state, dais_store::MeetingState::Ended);
         assert_eq!(m.chair.as_deref(), Some("chair1"));

@@ -284,7 +284,9 @@ fn bookings_clash_by_room_and_venue_and_go_through_three_stages_in_order() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         let audit = store.recent_audit(10_000).await.unwrap();
         let refused = |actor: &str, action: &str| {
             audit.iter().any(|e| {
@@ -397,7 +399,9 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
         .unwrap();
     let t = Instant::now();
     rt.block_on(async {
-        let store = dais_store::Store::open(&d.data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&d.data))
+            .await
+            .unwrap();
         loop {
             if let Some(r) = store.meeting_record("8500").await.unwrap()
                 && started_by_scheduler(&serde_json::from_str(&r.json).unwrap()) > 0
@@ -449,7 +453,9 @@ fn the_scheduler_opens_testing_goes_live_and_resumes_after_a_crash() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         let audit = store.recent_audit(10_000).await.unwrap();
         let starts = audit
             .iter()
@@ -818,7 +824,9 @@ fn the_meeting_record_is_readable_live_stored_at_the_end_and_kept_across_a_resta
         .unwrap();
     let start = Instant::now();
     rt.block_on(async {
-        let store = dais_store::Store::open(&d.data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&d.data))
+            .await
+            .unwrap();
         loop {
             let stored = store.meeting_record("8100").await.unwrap();
             let n = stored.map_or(0, |r| {

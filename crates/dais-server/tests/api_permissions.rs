@@ -540,7 +540,9 @@ fn every_endpoint_by_every_role_is_allowed_or_refused_and_refusals_are_audited()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         let audit = store.recent_audit(10_000).await.unwrap();
         for (actor, action) in &expected_refusals {
             let wanted = expected_refusals

@@ -206,7 +206,7 @@ fn recording_is_archived_verified_and_released_only_with_approval() {
     let (data, _keep) = d.stop();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data)).await.unwrap();
         let log = store.recent_audit(200).await.unwrap();
         let has = |actor: &str, action: &str, refused: bool| {
             log.iter().any(|e| {
@@ -466,7 +466,9 @@ fn recording_policy_is_per_meeting() {
     assert_eq!(put(&admin, r#"{"record":"no"}"#).status, 400);
     let (data, _keep) = d.stop();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         assert!(!store.meeting_recording("8300").await.unwrap());
         let log = store.recent_audit(50).await.unwrap();
         assert!(log.iter().any(|e| e.actor == "li"
@@ -495,7 +497,9 @@ fn graceful_shutdown_finishes_and_archives_the_recording() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = dais_store::Store::open(&data).await.unwrap();
+        let store = dais_store::Store::open(&api_common::store_of(&data))
+            .await
+            .unwrap();
         let recs = store.list_recordings().await.unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(PathBuf::from(&recs[0].path), file);

@@ -1,12 +1,18 @@
 //! Helpers for the operator-surface tests: the real `daisd` binary on ephemeral loopback ports,
 //! accounts of every role, and a WebSocket client for the meeting event stream.
+//!
+//! With `DAIS_TEST_POSTGRES_URL` set (`scripts/test.sh` sets it for these tests' second run,
+//! from `scripts/postgres-test-server.sh`), every daisd here stores in a fresh PostgreSQL
+//! database of its own instead of the SQLite file in its data directory, so the same tests run
+//! against both stores.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +29,44 @@ pub const PW: &str = "operator password";
 
 /// A hang guard for waits on the server, never a timing assertion.
 pub const GUARD: Duration = Duration::from_secs(60);
+
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// Where the store of a daisd on `data` is, for a test that opens it itself: the data
+/// directory (its SQLite file), or that test's PostgreSQL database.
+pub fn store_of(data: &Path) -> PathBuf {
+    data.parent()
+        .and_then(|dir| std::fs::read_to_string(dir.join("postgres-url")).ok())
+        .map_or_else(|| data.to_owned(), PathBuf::from)
+}
+
+/// With `DAIS_TEST_POSTGRES_URL`: the URL of this test directory's own PostgreSQL database,
+/// created on first use and found again (through a marker file in `dir`) when the test
+/// restarts daisd on the same data.
+fn postgres_store(dir: &Path) -> Option<String> {
+    let admin = std::env::var("DAIS_TEST_POSTGRES_URL").ok()?;
+    let marker = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return Some(url);
+    }
+    // Unique across the test binaries running at once (pid) and the tests in one (counter).
+    let name = format!(
+        "dais_api_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    let status = Command::new("psql")
+        .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-qc"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql (Debian's postgresql-client) to create a test database");
+    assert!(status.success(), "CREATE DATABASE {name} failed");
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
+    let url = format!("{base}/{name}");
+    std::fs::write(&marker, &url).unwrap();
+    Some(url)
+}
 
 pub struct Daisd {
     child: Child,
@@ -44,6 +88,7 @@ impl Daisd {
     /// `dir` is kept alive as long as the server.
     pub fn start_with(dir: tempfile::TempDir, data: PathBuf, extra: &[&str]) -> Daisd {
         let demo = extra.contains(&"--demo");
+        let store = postgres_store(dir.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_daisd"));
         cmd.env_clear()
             .env("RUST_LOG", "info")
@@ -62,6 +107,9 @@ impl Daisd {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         cmd.args(extra);
+        if let Some(url) = &store {
+            cmd.arg("--store").arg(url);
+        }
         let mut child = cmd.spawn().expect("spawn daisd");
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
