@@ -114,6 +114,8 @@ pub struct Recorder {
     held: Option<(i64, bool, Vec<u8>)>,
     /// The usual interval between pictures (ms), from the last two written.
     frame_gap: Option<i64>,
+    /// The timestamp of the last picture written (ms).
+    last_video_ms: Option<i64>,
     /// The last video packet completed a picture.
     last_completed: bool,
 }
@@ -159,6 +161,7 @@ impl Recorder {
             last_synced: 0,
             held: None,
             frame_gap: None,
+            last_video_ms: None,
             last_completed: false,
         })
     }
@@ -243,7 +246,7 @@ impl Recorder {
         let Some((origin_ms, origin_ts)) = self.video_origin else {
             return;
         };
-        let ms = origin_ms + (ext - origin_ts).div_euclid(90);
+        let mut ms = origin_ms + (ext - origin_ts).div_euclid(90);
         let mut data = Vec::with_capacity(au.nals.iter().map(|n| n.len() + 4).sum());
         for n in &au.nals {
             data.extend_from_slice(&(n.len() as u32).to_be_bytes());
@@ -256,7 +259,11 @@ impl Recorder {
         // closer than a frame: it is dropped. Nothing refers to it after a keyframe.
         if let Some(held) = self.held.take() {
             let gap = ms - held.0;
-            let shadowed = au.keyframe && self.frame_gap.is_some_and(|g| gap < g * 9 / 10);
+            // A switch inside one receive batch stamps the new venue's keyframe one RTP tick
+            // after the old venue's last picture: on screen for no time at all, whether or
+            // not the frame rate is known yet.
+            let shadowed =
+                au.keyframe && (gap <= 0 || self.frame_gap.is_some_and(|g| gap < g * 9 / 10));
             if shadowed {
                 self.summary.video_shadowed += 1;
             } else {
@@ -270,11 +277,19 @@ impl Recorder {
                 self.write_picture(held);
             }
         }
+        // The file's timestamps only ever increase: a muxer, and every player, refuses a
+        // picture stamped at or before the one written last.
+        if let Some(last) = self.last_video_ms
+            && ms <= last
+        {
+            ms = last + 1;
+        }
         self.held = Some((ms, au.keyframe, data));
     }
 
     fn write_picture(&mut self, (ms, key, data): (i64, bool, Vec<u8>)) {
         if self.write(VIDEO_TRACK, ms, key, &data) {
+            self.last_video_ms = Some(ms);
             self.summary.video_frames += 1;
             // A picture lasts until the next: one frame interval is the estimate for the last.
             let last = self.frame_gap.unwrap_or(40);

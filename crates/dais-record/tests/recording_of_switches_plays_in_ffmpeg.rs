@@ -204,3 +204,54 @@ fn switch_between_picture_sizes_decodes() {
     assert!(errors.trim().is_empty(), "decode errors: {errors}");
     assert_eq!(runs(&colours(&path)), "RB");
 }
+
+/// A switch inside one receive batch: the engine stamps the new venue's keyframe one RTP tick
+/// after the old venue's last picture, here right after the recording's first picture, before
+/// the frame rate is known. The old picture was on screen for no time: it is left out, and the
+/// file's timestamps still only increase (ffmpeg refused the file with "non monotonically
+/// increasing dts" before).
+#[test]
+fn a_switch_stamped_within_the_millisecond_early_on_still_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips: Vec<_> = ["red", "green"]
+        .iter()
+        .map(|c| clip(dir.path(), c, "160x120", 2))
+        .collect();
+    let path = dir.path().join("early.mkv");
+    let start = Instant::now();
+    let rec = Recorder::create(&path, start, RecorderConfig::default()).unwrap();
+    let t = RecorderThread::spawn(rec, DEFAULT_QUEUE).unwrap();
+    let sink = t.sink();
+    let mut pk = Packetizer {
+        payload_type: 96,
+        ssrc: 0x0dd5,
+        sequence: 7,
+        mtu: 1200,
+    };
+    // Red's keyframe, then green from its keyframe on, one tick after it.
+    let mut ts = 90_000u32;
+    let pictures = std::iter::once((0usize, 0usize)).chain((0..40).map(|k| (1, k)));
+    for (n, (venue, k)) in pictures.enumerate() {
+        ts = ts.wrapping_add(match n {
+            0 => 0,
+            1 => 1,
+            _ => 3600,
+        });
+        let nals: Vec<&[u8]> = clips[venue][k].iter().map(Vec::as_slice).collect();
+        let at = start + Duration::from_millis(n as u64 * 40);
+        for pkt in pk.packetize(ts, &nals) {
+            sink.video(at, &pkt);
+        }
+    }
+    drop(sink);
+    let summary = t.finish().unwrap();
+    assert_eq!(
+        summary.video_shadowed, 1,
+        "red's picture, shown for no time"
+    );
+    assert_eq!(summary.video_frames, 40);
+    let errors = decode_errors(&path);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+    let c = colours(&path);
+    assert_eq!(runs(&c), "G", "{c:?}");
+}
