@@ -315,7 +315,8 @@ impl FanOut {
 
 #[cfg(target_os = "linux")]
 mod sys {
-    //! The only unsafe code of the crate: building `mmsghdr` arrays for the kernel.
+    //! Building `mmsghdr` arrays for the kernel (the crate's other unsafe code is the same
+    //! for the trains' GSO messages, `crate::trains`).
     use std::io;
     use std::mem::zeroed;
     use std::net::SocketAddr;
